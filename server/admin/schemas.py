@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, EmailStr, Field
+
+from server.auth.schemas import Strict, UserOut
+
+RoleName = Literal["admin", "manager", "business"]
+
+
+class Page(Strict):
+    page: int = Field(default=1, ge=1, le=100_000)
+    page_size: int = Field(default=25, ge=1, le=200)
+
+
+class BusinessQuery(Page):
+    q: str | None = Field(default=None, max_length=200)
+    active: bool | None = None
+
+
+class BusinessCreateIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(default="Asia/Jerusalem", max_length=64)
+    voice_numbers: list[str] = Field(default_factory=list, max_length=50)
+    whatsapp_numbers: list[str] = Field(default_factory=list, max_length=50)
+    meta_phone_number_id: str | None = Field(default=None, max_length=64)
+
+
+class BusinessPatchIn(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    is_active: bool | None = None
+    voice_numbers: list[str] | None = Field(default=None, max_length=50)
+    whatsapp_numbers: list[str] | None = Field(default=None, max_length=50)
+    meta_phone_number_id: str | None = Field(default=None, max_length=64)
+
+
+class BusinessOut(BaseModel):
+    id: int
+    name: str
+    timezone: str
+    is_active: bool
+    voice_numbers: list[str]
+    whatsapp_numbers: list[str]
+    meta_phone_number_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class BusinessList(BaseModel):
+    items: list[BusinessOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class UserQuery(Page):
+    q: str | None = Field(default=None, max_length=200)
+    role: RoleName | None = None
+    business_id: int | None = None
+    active: bool | None = None
+
+
+class UserCreateIn(Strict):
+    email: EmailStr
+    full_name: str = Field(default="", max_length=200)
+    role: RoleName
+    business_id: int | None = None
+    password: str | None = Field(default=None, min_length=10, max_length=256)
+
+
+class UserPatchIn(Strict):
+    email: EmailStr | None = None
+    full_name: str | None = Field(default=None, max_length=200)
+    role: RoleName | None = None
+    business_id: int | None = None
+    is_active: bool | None = None
+
+
+class PasswordResetIn(Strict):
+    password: str | None = Field(default=None, min_length=10, max_length=256)
+
+
+class UserCreatedOut(UserOut):
+    # Only when the server generated the password: shown once, never stored in clear.
+    generated_password: str | None = None
+
+
+class UserList(BaseModel):
+    items: list[UserOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class ImpersonateIn(Strict):
+    reason: str = Field(default="", max_length=500)
+
+
+class ImpersonateOut(BaseModel):
+    ok: bool
+    impersonating: bool
+    tenant_id: int
+    business: BusinessOut
+    reason: str
+    started_at: datetime
+    expires_at: datetime
+
+
+class ImpersonateExitOut(BaseModel):
+    ok: bool
+    impersonating: bool
+    ended_tenant_id: int | None
+
+
+class AuditQuery(Strict):
+    actor_id: int | None = None
+    business_id: int | None = None
+    action: str | None = Field(default=None, max_length=64)
+    impersonation_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before_id: int | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor_email: str | None
+    actor_role: str | None
+    impersonation_id: int | None
+    business_id: int | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    ip: str | None
+    request_id: str | None
+    details: dict[str, Any]
+
+
+class AuditList(BaseModel):
+    items: list[AuditOut]
+    next_before_id: int | None

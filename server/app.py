@@ -1,0 +1,98 @@
+"""create_app(): settings → db → session → SeaSurf → limiter → guard → blueprints → SPA."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from server.db import db_session, init_db
+from server.errors import register_error_handlers
+from server.extensions import csrf, limiter
+from server.settings import Settings, load_settings
+
+
+def create_app(config: Settings | None = None, **flask_config: Any) -> Flask:
+    settings = config or load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = Flask(__name__, static_folder=None)
+    app.extensions["settings"] = settings
+    app.config.update(flask_config)
+    if settings.proxy_fix_hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.proxy_fix_hops,
+            x_proto=settings.proxy_fix_hops,
+            x_host=settings.proxy_fix_hops,
+            x_port=settings.proxy_fix_hops,
+        )
+
+    init_db(settings.database_url)
+    app.teardown_appcontext(lambda _exc: db_session.remove())
+
+    app.before_request(_assign_request_id)
+    app.after_request(_echo_request_id)
+
+    # Session cookie, then CSRF (SeaSurf keeps its token in that session), cookie flags per APP_ENV.
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="crm_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_COOKIE_SAMESITE=settings.cookie_samesite,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_lifetime_hours),
+        CSRF_COOKIE_NAME="XSRF-TOKEN",
+        CSRF_HEADER_NAME="X-CSRFToken",
+        CSRF_COOKIE_HTTPONLY=False,
+        CSRF_COOKIE_SECURE=settings.cookie_secure,
+        CSRF_COOKIE_SAMESITE=settings.cookie_samesite,
+        CSRF_CHECK_REFERER=settings.csrf_check_referer,
+        # SeaSurf turns itself off when TESTING is true unless told otherwise: never let it.
+        CSRF_DISABLE=False,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_KEY_PREFIX="crm",
+    )
+    csrf.init_app(app)
+    csrf.exempt_urls(("/webhook/",))
+    limiter.init_app(app)
+
+    from server.auth import guard
+
+    guard.install(app)
+    _register_blueprints(app)
+    register_error_handlers(app)
+
+    from server import cli
+
+    cli.register(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from server.admin.views import bp as admin_bp
+    from server.auth.views import bp as auth_bp
+    from server.business.views import bp as business_bp
+    from server.validation import spec
+    from server.web.views import bp as web_bp
+
+    for blueprint in (auth_bp, admin_bp, business_bp):
+        app.register_blueprint(blueprint)
+    spec.app = app  # the document is served by web.views.openapi at /api/openapi.json
+    app.register_blueprint(web_bp)  # last: its catch-all serves the SPA
+
+
+def _assign_request_id() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming[:64] if incoming.isascii() and incoming else secrets.token_hex(8)
+
+
+def _echo_request_id(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    return response

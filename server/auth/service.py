@@ -1,0 +1,124 @@
+"""Login, logout and session records. No Flask request objects here."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from server.admin import audit
+from server.admin.models import Impersonation
+from server.auth.models import User, UserSession
+from server.auth.passwords import (
+    burn_verification_time,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from server.db import db_session, utcnow
+from server.errors import Forbidden, Unauthorized
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db_session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str | None
+    user_agent: str | None
+    request_id: str
+
+
+def authenticate(email: str, password: str, lifetime: timedelta, client: ClientInfo) -> UserSession:
+    """Check the credentials and open a session; the same 401 for a wrong email or password."""
+    user = find_user_by_email(email)
+    if user is None:
+        burn_verification_time(password)
+        raise _invalid_credentials()
+    if not verify_password(user.password_hash, password):
+        raise _invalid_credentials()
+    if not user.is_active:
+        raise _invalid_credentials()
+    if user.business is not None and not user.business.is_active:
+        raise Forbidden(
+            "business_inactive",
+            "This business is deactivated on the platform; contact the platform's support.",
+        )
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    now = utcnow()
+    user.last_login_at = now
+    record = UserSession(
+        id=secrets.token_urlsafe(32),
+        user=user,
+        created_at=now,
+        expires_at=now + lifetime,
+        ip=client.ip,
+        user_agent=(client.user_agent or "")[:300] or None,
+    )
+    db_session.add(record)
+    entry = audit.record(
+        None, "auth.login", business_id=user.business_id, target_type="user", target_id=user.id
+    )
+    entry.actor_id, entry.actor_email, entry.actor_role = user.id, user.email, user.role
+    entry.ip, entry.request_id = client.ip, client.request_id
+    db_session.commit()
+    return record
+
+
+def _invalid_credentials() -> Unauthorized:
+    return Unauthorized("invalid_credentials", "Wrong email or password.")
+
+
+def live_session(session_id: str) -> UserSession | None:
+    """The session record if it is neither revoked nor expired and its user is active."""
+    record = db_session.get(UserSession, session_id)
+    if record is None or record.revoked_at is not None or record.expires_at <= utcnow():
+        return None
+    if not record.user.is_active:
+        return None
+    return record
+
+
+def revoke_session(session_id: str, ended_reason: str = "logout") -> None:
+    now = utcnow()
+    db_session.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    db_session.execute(
+        update(Impersonation)
+        .where(Impersonation.session_id == session_id, Impersonation.ended_at.is_(None))
+        .values(ended_at=now, ended_reason=ended_reason)
+    )
+
+
+def revoke_all_sessions(user_id: int) -> int:
+    """Sign a user out everywhere (password reset, deactivation, role change)."""
+    ids = list(
+        db_session.scalars(
+            select(UserSession.id).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        )
+    )
+    for session_id in ids:
+        revoke_session(session_id, ended_reason="sessions_revoked")
+    return len(ids)
+
+
+def count_live_sessions(user_id: int) -> int:
+    return (
+        db_session.scalar(
+            select(func.count())
+            .select_from(UserSession)
+            .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        )
+        or 0
+    )

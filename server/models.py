@@ -1,0 +1,16 @@
+"""Imports every domain's tables so that Base.metadata (and Alembic) sees them all."""
+
+from server.admin.models import AuditEntry, Impersonation
+from server.auth.models import User, UserSession
+from server.business.models import Business, BusinessNumber, Prompt, PromptVersion
+
+__all__ = [
+    "AuditEntry",
+    "Business",
+    "BusinessNumber",
+    "Impersonation",
+    "Prompt",
+    "PromptVersion",
+    "User",
+    "UserSession",
+]

@@ -1,0 +1,120 @@
+"""Health endpoints, /version, and the single-page app with its fallback to index.html."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+from functools import cache
+
+from flask import Blueprint, Response, current_app, jsonify, send_from_directory
+from sqlalchemy import text
+
+from server import __version__
+from server.auth.guard import Access, access
+from server.db import get_engine
+from server.errors import error_response
+from server.migrate import head_revision
+from server.settings import PROJECT_ROOT
+from server.validation import spec
+
+bp = Blueprint("web", __name__)
+CLIENT_DIST = PROJECT_ROOT / "client" / "dist"
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok")
+
+
+@bp.get("/livez")
+def livez() -> Response:
+    return jsonify(status="ok")
+
+
+@cache
+def migration_head() -> str | None:
+    return head_revision()
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+            try:
+                current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            except Exception:  # noqa: BLE001 - no table yet means never migrated
+                current = None
+    except Exception as exc:  # noqa: BLE001 - any failure to talk to the database is "not ready"
+        return error_response(
+            503, "not_ready", "database_unreachable", f"The database does not answer: {type(exc).__name__}."
+        )
+    head = migration_head()
+    if current != head:
+        return error_response(
+            503,
+            "not_ready",
+            "schema_behind",
+            f"The database schema is at {current or 'nothing'}, the code needs {head}: run the migrations.",
+            current=current,
+            head=head,
+        )
+    return jsonify(status="ok", schema=current)
+
+
+@cache
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, read-only
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+@bp.get("/version")
+def version() -> Response:
+    settings = current_app.extensions["settings"]
+    built_at = settings.built_at or _dist_built_at()
+    return jsonify(version=__version__, commit=settings.git_commit or _git_commit(), built_at=built_at)
+
+
+def _dist_built_at() -> str | None:
+    index = CLIENT_DIST / "index.html"
+    if not index.exists():
+        return None
+    return datetime.fromtimestamp(index.stat().st_mtime, UTC).isoformat()
+
+
+@bp.get("/api/openapi.json")
+@access(Access.public)
+def openapi() -> Response:
+    return jsonify(spec.spec)
+
+
+@bp.get("/", defaults={"path": ""})
+@bp.get("/<path:path>")
+def spa(path: str) -> Response:
+    if path.startswith(("api/", "webhook/", "ws/")) or path in ("api", "webhook", "ws"):
+        return error_response(404, "not_found", "no_such_route", f"No route /{path}.")
+    if path and (CLIENT_DIST / path).is_file():
+        response = send_from_directory(CLIENT_DIST, path)
+        if path.startswith("assets/"):
+            response.cache_control.public = True
+            response.cache_control.max_age = 31536000
+            response.cache_control.immutable = True
+        return response
+    index = CLIENT_DIST / "index.html"
+    if not index.exists():
+        return error_response(
+            503, "not_built", "spa_not_built", "The web app is not built; `make run` builds client/dist."
+        )
+    response = send_from_directory(CLIENT_DIST, "index.html")
+    response.cache_control.no_cache = True
+    return response
