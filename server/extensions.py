@@ -1,13 +1,12 @@
-"""Extension objects, bound to the app in create_app() in a fixed order."""
+"""Extension objects shared across app instances (SeaSurf is made per app in create_app: it keeps
+its cookie flags on the instance)."""
 
 from __future__ import annotations
 
 from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_seasurf import SeaSurf
 
-csrf = SeaSurf()
 limiter = Limiter(key_func=get_remote_address)
 
 

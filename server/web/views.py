@@ -100,6 +100,7 @@ def openapi() -> Response:
 
 @bp.get("/", defaults={"path": ""})
 @bp.get("/<path:path>")
+@access(Access.public)  # the catch-all also sees unknown /api paths; it answers them 404
 def spa(path: str) -> Response:
     if path.startswith(("api/", "webhook/", "ws/")) or path in ("api", "webhook", "ws"):
         return error_response(404, "not_found", "no_such_route", f"No route /{path}.")

@@ -1,0 +1,71 @@
+"""/healthz, /livez, /readyz, /version, the OpenAPI document and the JSON error shape."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import text
+
+from server.app import create_app
+from server.db import get_engine, init_db
+from tests.conftest import World, make_settings
+
+
+def test_health_endpoints(world: World) -> None:
+    api = world.client()
+    assert api.get("/healthz").json == {"status": "ok"}
+    assert api.get("/livez").status_code == 200
+    ready = api.get("/readyz")
+    assert ready.status_code == 200 and ready.json["status"] == "ok"
+    version = api.get("/version").json
+    assert set(version) == {"version", "commit", "built_at"}
+
+
+def test_readyz_reports_a_schema_behind(app: Flask, database_url: str) -> None:
+    engine = get_engine()
+    with engine.begin() as connection:
+        head = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        connection.execute(text("UPDATE alembic_version SET version_num = 'old'"))
+    try:
+        response = app.test_client().get("/readyz")
+        assert response.status_code == 503
+        assert response.json["reason"] == "schema_behind" and response.json["head"] == head
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
+
+
+def test_readyz_reports_an_unreachable_database(database_url: str) -> None:
+    down = create_app(
+        make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none"), TESTING=True
+    )
+    try:
+        response = down.test_client().get("/readyz")
+        assert response.status_code == 503
+        assert response.json["reason"] == "database_unreachable"
+        assert down.test_client().get("/healthz").status_code == 200
+    finally:
+        init_db(database_url)
+
+
+def test_openapi_describes_the_routes_from_the_models(world: World) -> None:
+    doc = world.client().get("/api/openapi.json").json
+    assert doc["openapi"].startswith("3.1")
+    put = doc["paths"]["/api/business/current/prompt"]["put"]
+    schema_ref = put["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+    schema = doc["components"]["schemas"][schema_ref]
+    assert set(schema["properties"]) == {"calls_prompt", "whatsapp_prompt"}
+    assert schema["properties"]["calls_prompt"]["maxLength"] == 20_000
+    assert "/api/admin/businesses/{business_id}/impersonate" in doc["paths"]
+
+
+def test_unknown_api_route_and_method_are_json(world: World) -> None:
+    api = world.as_("admin")
+    response = api.get("/api/nothing")
+    assert response.status_code == 404 and response.json["error"] and response.json["reason"]
+    response = api.post("/api/auth/me")
+    assert response.status_code == 405 and response.json["reason"] == "method_not_allowed"
+
+
+def test_request_id_is_echoed(world: World) -> None:
+    response = world.client().client.get("/healthz", headers={"X-Request-ID": "abc123"})
+    assert response.headers["X-Request-ID"] == "abc123"
