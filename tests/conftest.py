@@ -81,7 +81,7 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our own table names
+                connection.execute(text(f"DELETE FROM {table}"))
     limiter.reset()
 
 
@@ -111,7 +111,9 @@ class Api:
     def options(self, url: str) -> TestResponse:
         return self.client.options(url)
 
-    def write(self, method: str, url: str, json: Any = None, csrf: bool | str = True, **kw: Any) -> TestResponse:
+    def write(
+        self, method: str, url: str, json: Any = None, csrf: bool | str = True, **kw: Any
+    ) -> TestResponse:
         headers = dict(kw.pop("headers", {}))
         if csrf is True and self.token:
             headers["X-CSRFToken"] = self.token
@@ -149,7 +151,8 @@ def make_business(name: str = "עסק בדיקה", **fields: Any) -> Business:
 
 def make_user(email: str, role: str, business_id: int | None = None, password: str = PASSWORD) -> int:
     created = admin_service.create_user(
-        None, UserCreateIn(email=email, role=role, business_id=business_id, password=password)  # type: ignore[arg-type]
+        None,
+        UserCreateIn(email=email, role=role, business_id=business_id, password=password),  # type: ignore[arg-type]
     )
     return created.user.id
 

@@ -79,8 +79,10 @@ def test_matrix(world: World, role: str, method: str, url: str, body: Any, expec
 
 
 def test_matrix_covers_every_api_route(app: Flask) -> None:
-    covered = {(m, u.replace("{a}", "<int:business_id>").replace("{user}", "<int:user_id>"))
-               for m, u, _ in ADMIN_ROUTES + BUSINESS_ROUTES}
+    covered = {
+        (m, u.replace("{a}", "<int:business_id>").replace("{user}", "<int:user_id>"))
+        for m, u, _ in ADMIN_ROUTES + BUSINESS_ROUTES
+    }
     public = {"/api/auth/login", "/api/auth/logout", "/api/auth/csrf", "/api/auth/me", "/api/openapi.json"}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/") or rule.rule in public:
@@ -114,7 +116,8 @@ def test_manager_cannot_touch_platform_users(world: World) -> None:
     )
     # ...but manages business users.
     created = manager.post(
-        "/api/admin/users", {"email": "staff@a-biz.co.il", "role": "business", "business_id": world.business_a}
+        "/api/admin/users",
+        {"email": "staff@a-biz.co.il", "role": "business", "business_id": world.business_a},
     )
     assert created.status_code == 201
     assert created.json["generated_password"]
@@ -122,13 +125,21 @@ def test_manager_cannot_touch_platform_users(world: World) -> None:
 
 def test_a_business_user_calling_impersonate_is_role_mismatch(world: World) -> None:
     api = world.as_("business_a")
-    assert error_of(api.post(f"/api/admin/businesses/{world.business_b}/impersonate")) == (403, "role_mismatch")
+    assert error_of(api.post(f"/api/admin/businesses/{world.business_b}/impersonate")) == (
+        403,
+        "role_mismatch",
+    )
     assert api.get("/api/auth/me").json["impersonating"] is False
 
 
 def test_tenants_never_see_each_others_prompts(world: World) -> None:
     a, b = world.as_("business_a"), world.as_("business_b")
-    assert a.put("/api/business/current/prompt", {"calls_prompt": "A-calls", "whatsapp_prompt": "A-wa"}).status_code == 200
+    assert (
+        a.put(
+            "/api/business/current/prompt", {"calls_prompt": "A-calls", "whatsapp_prompt": "A-wa"}
+        ).status_code
+        == 200
+    )
     b_view = b.get("/api/business/current/prompt").json
     assert b_view["business_id"] == world.business_b
     assert b_view["calls_prompt"] == "" and b_view["version"] == 0

@@ -9,14 +9,20 @@ def test_business_lifecycle(world: World) -> None:
     api = world.as_("admin")
     created = api.post(
         "/api/admin/businesses",
-        {"name": "קליניקה", "voice_numbers": ["+972 3-555-0303", "03-555-0303"], "whatsapp_numbers": ["050-234-5678"]},
+        {
+            "name": "קליניקה",
+            "voice_numbers": ["+972 3-555-0303", "03-555-0303"],
+            "whatsapp_numbers": ["050-234-5678"],
+        },
     )
     assert created.status_code == 201, created.json
     business = created.json
     assert business["voice_numbers"] == ["+97235550303"]
     assert business["whatsapp_numbers"] == ["+972502345678"]
     bid = business["id"]
-    patched = api.patch(f"/api/admin/businesses/{bid}", {"voice_numbers": ["03-555-0404"], "name": "קליניקה 2"}).json
+    patched = api.patch(
+        f"/api/admin/businesses/{bid}", {"voice_numbers": ["03-555-0404"], "name": "קליניקה 2"}
+    ).json
     assert patched["voice_numbers"] == ["+97235550404"] and patched["name"] == "קליניקה 2"
     assert patched["whatsapp_numbers"] == ["+972502345678"]
     assert api.delete(f"/api/admin/businesses/{bid}").json["is_active"] is False
@@ -58,16 +64,35 @@ def test_unknown_business_is_404_json(world: World) -> None:
 
 def test_user_rules(world: World) -> None:
     api = world.as_("admin")
-    assert error_of(api.post("/api/admin/users", {"email": "x@b-biz.co.il", "role": "business"})) == (422, "invalid_fields")
+    assert error_of(api.post("/api/admin/users", {"email": "x@b-biz.co.il", "role": "business"})) == (
+        422,
+        "invalid_fields",
+    )
     assert error_of(
-        api.post("/api/admin/users", {"email": "x@platform.co.il", "role": "manager", "business_id": world.business_a})
+        api.post(
+            "/api/admin/users",
+            {"email": "x@platform.co.il", "role": "manager", "business_id": world.business_a},
+        )
     ) == (422, "invalid_fields")
-    assert error_of(api.post("/api/admin/users", {"email": "OWNER@A-BIZ.CO.IL", "role": "business", "business_id": world.business_a})) == (
+    assert error_of(
+        api.post(
+            "/api/admin/users",
+            {"email": "OWNER@A-BIZ.CO.IL", "role": "business", "business_id": world.business_a},
+        )
+    ) == (
         409,
         "email_taken",
     )
     assert error_of(api.post("/api/admin/users", {"email": "not-an-email", "role": "admin"}))[0] == 422
-    created = api.post("/api/admin/users", {"email": "Staff@A-biz.co.il", "role": "business", "business_id": world.business_a, "password": "long-enough-pw"})
+    created = api.post(
+        "/api/admin/users",
+        {
+            "email": "Staff@A-biz.co.il",
+            "role": "business",
+            "business_id": world.business_a,
+            "password": "long-enough-pw",
+        },
+    )
     assert created.status_code == 201 and created.json["email"] == "staff@a-biz.co.il"
     assert created.json["generated_password"] is None
     listed = api.get(f"/api/admin/users?business_id={world.business_a}").json
@@ -77,7 +102,10 @@ def test_user_rules(world: World) -> None:
 def test_admin_cannot_lock_the_platform_out(world: World) -> None:
     api = world.as_("admin")
     assert error_of(api.delete(f"/api/admin/users/{world.admin_id}")) == (409, "cannot_change_self")
-    assert error_of(api.patch(f"/api/admin/users/{world.admin_id}", {"role": "manager"})) == (409, "cannot_change_self")
+    assert error_of(api.patch(f"/api/admin/users/{world.admin_id}", {"role": "manager"})) == (
+        409,
+        "cannot_change_self",
+    )
 
 
 def test_role_change_signs_the_user_out(world: World) -> None:

@@ -30,7 +30,11 @@ def test_the_owners_contract(world: World) -> None:
     assert me["impersonation"]["reason"] == "ticket 42"
 
     exit_ = api.post("/api/admin/impersonate/exit")
-    assert exit_.status_code == 200 and exit_.json == {"ok": True, "impersonating": False, "ended_tenant_id": world.business_a}
+    assert exit_.status_code == 200 and exit_.json == {
+        "ok": True,
+        "impersonating": False,
+        "ended_tenant_id": world.business_a,
+    }
     with api.client.session_transaction() as session:
         assert "impersonating" not in session and "impersonated_tenant_id" not in session
         assert session["user"]["role"] == "admin"
@@ -88,7 +92,10 @@ def test_cannot_impersonate_a_missing_or_inactive_business(world: World) -> None
     api = world.as_("admin")
     assert error_of(api.post("/api/admin/businesses/9999/impersonate")) == (404, "business_not_found")
     api.delete(f"/api/admin/businesses/{world.business_b}")
-    assert error_of(api.post(f"/api/admin/businesses/{world.business_b}/impersonate")) == (409, "business_inactive")
+    assert error_of(api.post(f"/api/admin/businesses/{world.business_b}/impersonate")) == (
+        409,
+        "business_inactive",
+    )
 
 
 def test_deactivating_the_business_ends_its_impersonations(world: World) -> None:
@@ -100,7 +107,10 @@ def test_deactivating_the_business_ends_its_impersonations(world: World) -> None
 def test_manager_may_impersonate(world: World) -> None:
     api = world.as_("manager")
     assert api.post(f"/api/admin/businesses/{world.business_b}/impersonate").status_code == 200
-    assert api.put("/api/business/current/prompt", {"calls_prompt": "m", "whatsapp_prompt": "m"}).status_code == 200
+    assert (
+        api.put("/api/business/current/prompt", {"calls_prompt": "m", "whatsapp_prompt": "m"}).status_code
+        == 200
+    )
 
 
 def test_reason_is_validated(world: World) -> None:

@@ -26,9 +26,7 @@ def test_csrf_endpoint_sets_a_readable_cookie_and_returns_the_token(world: World
     assert "Secure" not in cookie  # development on http://localhost
 
 
-@pytest.mark.parametrize(
-    ("env", "samesite"), [(AppEnv.preview, "None"), (AppEnv.production, "Lax")]
-)
+@pytest.mark.parametrize(("env", "samesite"), [(AppEnv.preview, "None"), (AppEnv.production, "Lax")])
 def test_cookie_flags_per_environment(database_url: str, env: AppEnv, samesite: str, world: World) -> None:
     other: Flask = create_app(make_settings(database_url, app_env=env, secret_key=TEST_SECRET), TESTING=True)
     client = Api(other.test_client())

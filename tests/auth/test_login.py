@@ -50,7 +50,9 @@ def test_login_body_is_validated(world: World) -> None:
     response = api.client.post("/api/auth/login", json={"email": "owner@a-biz.co.il"})
     assert response.status_code == 422
     assert [f["field"] for f in response.json["fields"]] == ["password"]
-    response = api.client.post("/api/auth/login", data="email=x", content_type="application/x-www-form-urlencoded")
+    response = api.client.post(
+        "/api/auth/login", data="email=x", content_type="application/x-www-form-urlencoded"
+    )
     assert error_of(response) == (415, "unsupported_media_type")
 
 

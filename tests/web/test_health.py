@@ -35,9 +35,7 @@ def test_readyz_reports_a_schema_behind(app: Flask, database_url: str) -> None:
 
 
 def test_readyz_reports_an_unreachable_database(database_url: str) -> None:
-    down = create_app(
-        make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none"), TESTING=True
-    )
+    down = create_app(make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none"), TESTING=True)
     try:
         response = down.test_client().get("/readyz")
         assert response.status_code == 503
