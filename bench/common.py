@@ -1,0 +1,70 @@
+"""Shared by the bench scripts: start the real server (the README's run command) on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.server import free_port  # noqa: E402
+
+BIN = ROOT / ".venv" / "bin"
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(samples_ms: list[float]) -> str:
+    return (
+        f"n={len(samples_ms):4d}  p50={statistics.median(samples_ms):7.2f} ms  "
+        f"p95={percentile(samples_ms, 95):7.2f} ms  p99={percentile(samples_ms, 99):7.2f} ms"
+    )
+
+
+@contextmanager
+def running_server(database_url: str | None = None, **env: str) -> Iterator[tuple[str, str]]:
+    """Migrate, create a bench admin, start gunicorn with the run command; yield (base, database_url)."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    database_url = database_url or f"sqlite:///{workdir / 'bench.db'}"
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": database_url, "PORT": str(port), **env}
+    flask = [str(BIN / "flask"), "--app", "server.app"]
+    subprocess.run([*flask, "migrate"], cwd=ROOT, env=environment, check=True, capture_output=True)  # noqa: S603
+    log = (workdir / "server.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603
+        ["make", "--no-print-directory", "serve", f"PORT={port}"],  # noqa: S607
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"server did not start; see {workdir / 'server.log'}")
+        yield base, database_url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=40)
