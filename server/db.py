@@ -91,6 +91,10 @@ def init_db(url: str) -> Engine:
     return _engine
 
 
+def is_initialised() -> bool:
+    return _engine is not None
+
+
 def get_engine() -> Engine:
     if _engine is None:
         raise RuntimeError("init_db() has not been called")

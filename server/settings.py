@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     # the per-session token already stop cross-site writes and curl-based smoke tests send none.
     csrf_check_referer: bool = False
 
+    # Jobs (Huey): SQLite file unless REDIS_URL is set; the consumer runs inside the gunicorn worker
+    # unless JOBS_EMBEDDED_CONSUMER=false (then run `huey_consumer server.jobs.worker.huey`).
+    jobs_sqlite_path: str = ""
+    jobs_embedded_consumer: bool | None = None
+    jobs_workers: int = Field(default=8, ge=1, le=200)
+
     git_commit: str = ""
     built_at: str = ""
 
@@ -80,6 +86,12 @@ class Settings(BaseSettings):
                 'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
             )
         return self
+
+    @property
+    def run_embedded_consumer(self) -> bool:
+        if self.jobs_embedded_consumer is not None:
+            return self.jobs_embedded_consumer
+        return not self.redis_url
 
     @property
     def is_development(self) -> bool:

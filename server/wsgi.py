@@ -4,6 +4,18 @@ from gevent import monkey
 
 monkey.patch_all()  # before anything else imports socket, ssl or threading
 
-from server.app import create_app  # noqa: E402
+from flask import Flask  # noqa: E402
 
-__all__ = ["create_app"]
+from server.app import create_app as _create_app  # noqa: E402
+
+
+def create_app() -> Flask:
+    """The app for gunicorn's worker, with the background-job consumer running beside it."""
+    app = _create_app()
+    settings = app.extensions["settings"]
+    if settings.run_embedded_consumer:
+        import server.jobs.tasks  # noqa: F401 - registers every task
+        from server.jobs import start_embedded_consumer
+
+        start_embedded_consumer(settings.jobs_workers)
+    return app

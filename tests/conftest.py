@@ -22,11 +22,15 @@ from server.auth import passwords
 from server.business.models import Business
 from server.db import Base, db_session, get_engine
 from server.extensions import limiter
+from server.jobs import huey
 from server.migrate import upgrade_to_head
 from server.settings import AppEnv, Settings
 
 PASSWORD = "correct-horse-battery"
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+
+# Jobs run synchronously, in-process, in the API tests; the e2e tests run the real consumer.
+huey.immediate = True
 
 # Hashing at production cost would make every test that creates a user ~60 ms slower; the code
 # path (argon2id hash + verify) is the same.
