@@ -19,13 +19,14 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+def head_revisions() -> set[str]:
+    """Normally one head; several only while branches are being merged."""
+    return set(ScriptDirectory.from_config(alembic_config("")).get_heads())
 
 
-def upgrade_to_head(database_url: str) -> str | None:
+def upgrade_to_head(database_url: str) -> str:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(database_url), "head")
-    return head_revision()
+    command.upgrade(alembic_config(database_url), "heads")
+    return ", ".join(sorted(head_revisions()))

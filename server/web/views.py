@@ -13,7 +13,7 @@ from server import __version__
 from server.auth.guard import Access, access
 from server.db import get_engine
 from server.errors import error_response
-from server.migrate import head_revision
+from server.migrate import head_revisions
 from server.settings import PROJECT_ROOT
 from server.validation import spec
 
@@ -32,8 +32,8 @@ def livez() -> Response:
 
 
 @cache
-def migration_head() -> str | None:
-    return head_revision()
+def migration_heads() -> frozenset[str]:
+    return frozenset(head_revisions())
 
 
 @bp.get("/readyz")
@@ -42,24 +42,26 @@ def readyz() -> Response:
         with get_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
             try:
-                current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+                current = frozenset(rows)
             except Exception:  # noqa: BLE001 - no table yet means never migrated
-                current = None
+                current = frozenset()
     except Exception as exc:  # noqa: BLE001 - any failure to talk to the database is "not ready"
         return error_response(
             503, "not_ready", "database_unreachable", f"The database does not answer: {type(exc).__name__}."
         )
-    head = migration_head()
-    if current != head:
+    head = ", ".join(sorted(migration_heads()))
+    at = ", ".join(sorted(current)) or None
+    if current != migration_heads():
         return error_response(
             503,
             "not_ready",
             "schema_behind",
-            f"The database schema is at {current or 'nothing'}, the code needs {head}: run the migrations.",
-            current=current,
+            f"The database schema is at {at or 'nothing'}, the code needs {head}: run the migrations.",
+            current=at,
             head=head,
         )
-    return jsonify(status="ok", schema=current)
+    return jsonify(status="ok", schema=at)
 
 
 @cache

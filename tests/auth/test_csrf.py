@@ -8,7 +8,7 @@ from flask import Flask
 from server.app import create_app
 from server.settings import AppEnv
 from tests.conftest import PASSWORD, TEST_SECRET, Api, World, error_of, make_settings
-from tests.test_guard_matrix import WRITE_ROUTES
+from tests.test_guard_matrix import WRITE_ROUTES, Route, fill, url_values
 
 
 def _set_cookie(response, name: str) -> str:  # type: ignore[no-untyped-def]
@@ -39,10 +39,11 @@ def test_cookie_flags_per_environment(database_url: str, env: AppEnv, samesite: 
     assert "HttpOnly" not in csrf_cookie
 
 
-@pytest.mark.parametrize(("method", "url", "body"), WRITE_ROUTES)
-def test_every_write_without_the_header_is_refused(world: World, method: str, url: str, body: object) -> None:
+@pytest.mark.parametrize("route", WRITE_ROUTES, ids=lambda r: f"{r.method}-{r.url}")
+def test_every_write_without_the_header_is_refused(world: World, route: Route) -> None:
+    values = url_values(world)
     api = world.as_("admin_as_a")
-    url = url.format(a=world.business_a, user=world.user_b_id)
+    method, url, body = route.method, fill(route.url, values), fill(route.body, values)
     assert error_of(api.write(method, url, body, csrf=False)) == (403, "csrf_failed")
     assert error_of(api.write(method, url, body, csrf="0" * 64)) == (403, "csrf_failed")
     other = world.as_("admin")  # a valid token, but of another session
