@@ -85,10 +85,11 @@ def _register_blueprints(app: Flask) -> None:
     from server.admin.views import bp as admin_bp
     from server.auth.views import bp as auth_bp
     from server.business.views import bp as business_bp
+    from server.leads.views import bp as leads_bp
     from server.validation import spec
     from server.web.views import bp as web_bp
 
-    for blueprint in (auth_bp, admin_bp, business_bp):
+    for blueprint in (auth_bp, admin_bp, business_bp, leads_bp):
         app.register_blueprint(blueprint)
     spec.app = app  # the document is served by web.views.openapi at /api/openapi.json
     app.register_blueprint(web_bp)  # last: its catch-all serves the SPA

@@ -123,6 +123,8 @@ class Api:
             headers["X-CSRFToken"] = self.token
         elif isinstance(csrf, str):
             headers["X-CSRFToken"] = csrf
+        if isinstance(json, bytes):  # a raw body (CSV uploads)
+            return self.client.open(url, method=method, data=json, headers=headers, content_type="text/csv", **kw)
         return self.client.open(url, method=method, json=json, headers=headers, **kw)
 
     def post(self, url: str, json: Any = None, **kw: Any) -> TestResponse:

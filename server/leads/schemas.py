@@ -66,7 +66,7 @@ class LeadQuery(Strict):
     business_id: int | None = None
 
 
-class Warning_(BaseModel):
+class FieldWarning(BaseModel):
     field: str
     message: str
 
@@ -91,7 +91,7 @@ class LeadOut(BaseModel):
 
 
 class LeadWriteOut(LeadOut):
-    warnings: list[Warning_] = Field(default_factory=list)
+    warnings: list[FieldWarning] = Field(default_factory=list)
 
 
 class LeadPage(BaseModel):

@@ -85,7 +85,9 @@ def save_pipeline(ctx: RequestContext, tenant: TenantId, wanted: Sequence[Status
     current = {s.key: s for s in pipeline(tenant)}
     keys = [s.key for s in wanted]
     if len(set(keys)) != len(keys):
-        raise ValidationFailed([{"field": "statuses", "message": "status keys must be unique", "type": "value"}])
+        raise ValidationFailed(
+            [{"field": "statuses", "message": "status keys must be unique", "type": "value"}]
+        )
     dropped = set(current) - set(keys)
     if dropped:
         in_use = db_session.scalars(
@@ -99,7 +101,9 @@ def save_pipeline(ctx: RequestContext, tenant: TenantId, wanted: Sequence[Status
                 f"Leads still have status {', '.join(sorted(in_use))}; move them before removing it.",
                 statuses=sorted(in_use),
             )
-        db_session.execute(delete(LeadStatus).where(LeadStatus.business_id == tenant, LeadStatus.key.in_(dropped)))
+        db_session.execute(
+            delete(LeadStatus).where(LeadStatus.business_id == tenant, LeadStatus.key.in_(dropped))
+        )
     for position, item in enumerate(wanted):
         status = current.get(item.key)
         if status is None:
@@ -114,7 +118,7 @@ def save_pipeline(ctx: RequestContext, tenant: TenantId, wanted: Sequence[Status
 # ---------------------------------------------------------------- reading
 
 
-def _scoped(scope: LeadScope) -> Select[tuple[Lead]]:
+def _scoped(scope: LeadScope) -> Select[Lead]:
     query = select(Lead).where(Lead.deleted_at.is_(None))
     if not isinstance(scope, AllTenants):
         query = query.where(Lead.business_id == scope)
@@ -134,7 +138,9 @@ def find_by_phone(tenant: TenantId, phone_e164: str) -> Lead | None:
 
 
 def timeline(lead: Lead) -> list[LeadEvent]:
-    return list(db_session.scalars(select(LeadEvent).where(LeadEvent.lead_id == lead.id).order_by(LeadEvent.id)))
+    return list(
+        db_session.scalars(select(LeadEvent).where(LeadEvent.lead_id == lead.id).order_by(LeadEvent.id))
+    )
 
 
 _SORTS = {
@@ -161,7 +167,13 @@ def _decode_cursor(sort: str, cursor: str) -> tuple[datetime, int]:
         return datetime.fromisoformat(value), int(lead_id)
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
         raise ValidationFailed(
-            [{"field": "cursor", "message": "not a cursor of this listing (restart from the first page)", "type": "value"}]
+            [
+                {
+                    "field": "cursor",
+                    "message": "not a cursor of this listing (restart from the first page)",
+                    "type": "value",
+                }
+            ]
         ) from exc
 
 
@@ -173,7 +185,7 @@ def search_terms(q: str) -> str:
     return text
 
 
-def filtered(scope: LeadScope, query: LeadQuery) -> Select[tuple[Lead]]:
+def filtered(scope: LeadScope, query: LeadQuery) -> Select[Lead]:
     stmt = _scoped(scope)
     if isinstance(scope, AllTenants) and query.business_id is not None:
         stmt = stmt.where(Lead.business_id == query.business_id)
@@ -228,7 +240,10 @@ def _phone(raw: str | None, field_name: str = "phone") -> tuple[str | None, bool
     warnings = []
     if not phone.valid:
         warnings.append(
-            {"field": field_name, "message": f"{phone.e164} has a possible length but is not an assigned number"}
+            {
+                "field": field_name,
+                "message": f"{phone.e164} has a possible length but is not an assigned number",
+            }
         )
     return phone.e164, phone.valid, warnings
 
@@ -236,7 +251,13 @@ def _phone(raw: str | None, field_name: str = "phone") -> tuple[str | None, bool
 def _check_status(tenant: TenantId, status: str) -> str:
     if status not in status_keys(tenant):
         raise ValidationFailed(
-            [{"field": "status", "message": f"'{status}' is not a status of this business's pipeline", "type": "value"}]
+            [
+                {
+                    "field": "status",
+                    "message": f"'{status}' is not a status of this business's pipeline",
+                    "type": "value",
+                }
+            ]
         )
     return status
 
@@ -263,7 +284,9 @@ def build_search_text(lead: Lead, note_texts: Iterable[str] = ()) -> str:
 
 def _refresh_search_text(lead: Lead) -> None:
     notes = db_session.scalars(
-        select(LeadEvent.text).where(LeadEvent.lead_id == lead.id, LeadEvent.kind == LeadEventKind.note_added.value)
+        select(LeadEvent.text).where(
+            LeadEvent.lead_id == lead.id, LeadEvent.kind == LeadEventKind.note_added.value
+        )
     ).all()
     lead.search_text = build_search_text(lead, [n for n in notes if n])
 
@@ -312,7 +335,9 @@ def create_lead(ctx: RequestContext, tenant: TenantId, data: LeadCreateIn) -> Le
         if existing is not None:  # soft-deleted: bring it back instead of doubling the phone
             existing.deleted_at = None
             record_event(existing, LeadEventKind.created, ctx.user_id, data={"restored": True})
-            write = update_lead(ctx, tenant, existing.id, LeadPatchIn(**data.model_dump(exclude={"source", "phone"})))
+            write = update_lead(
+                ctx, tenant, existing.id, LeadPatchIn(**data.model_dump(exclude={"source", "phone"}))
+            )
             write.warnings = warnings + write.warnings
             return write
     now = utcnow()
@@ -361,7 +386,10 @@ def update_lead(ctx: RequestContext, tenant: TenantId, lead_id: int, data: LeadP
             other = find_by_phone(tenant, phone) if phone else None
             if other is not None and other.id != lead.id:
                 raise Conflict(
-                    "duplicate_phone", f"Lead {other.id} already has {phone}.", lead_id=other.id, field="phone"
+                    "duplicate_phone",
+                    f"Lead {other.id} already has {phone}.",
+                    lead_id=other.id,
+                    field="phone",
                 )
             changed["phone"] = [lead.phone, phone]
             lead.phone, lead.phone_valid = phone, phone_valid
@@ -395,7 +423,9 @@ def update_lead(ctx: RequestContext, tenant: TenantId, lead_id: int, data: LeadP
         db_session.commit()
     except IntegrityError as exc:
         db_session.rollback()
-        raise Conflict("duplicate_phone", "Another lead of this business has that phone.", field="phone") from exc
+        raise Conflict(
+            "duplicate_phone", "Another lead of this business has that phone.", field="phone"
+        ) from exc
     return LeadWrite(lead, warnings)
 
 
@@ -409,9 +439,7 @@ def _move(ctx: RequestContext, tenant: TenantId, lead: Lead, status: str) -> Non
 
 def bulk_move(ctx: RequestContext, tenant: TenantId, lead_ids: Sequence[int], status: str) -> int:
     _check_status(tenant, status)
-    leads = db_session.scalars(
-        _scoped(tenant).where(Lead.id.in_(lead_ids), Lead.status != status)
-    ).all()
+    leads = db_session.scalars(_scoped(tenant).where(Lead.id.in_(lead_ids), Lead.status != status)).all()
     now = utcnow()
     for lead in leads:
         _move(ctx, tenant, lead, status)
@@ -508,7 +536,11 @@ def upsert_from_channel(
 def touch_inbound(tenant: TenantId, lead_id: int, at: datetime) -> None:
     db_session.execute(
         update(Lead)
-        .where(Lead.id == lead_id, Lead.business_id == tenant, or_(Lead.last_inbound_at.is_(None), Lead.last_inbound_at < at))
+        .where(
+            Lead.id == lead_id,
+            Lead.business_id == tenant,
+            or_(Lead.last_inbound_at.is_(None), Lead.last_inbound_at < at),
+        )
         .values(last_inbound_at=at)
     )
 
