@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import time
+from typing import Any
 
 import httpx
 
@@ -28,36 +29,35 @@ def main() -> None:
     with running_server(args.database_url, **env) as (base, database_url):
         flask = [str(BIN / "flask"), "--app", "server.app"]
         environment = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [*flask, "create-admin", "--email", EMAIL, "--password", PASSWORD],
-            cwd=ROOT, env=environment, capture_output=True, check=False,
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            check=False,
         )
-        subprocess.run([*flask, "seed-demo"], cwd=ROOT, env=environment, capture_output=True, check=True)  # noqa: S603
+        subprocess.run([*flask, "seed-demo"], cwd=ROOT, env=environment, capture_output=True, check=True)
         steps: dict[str, list[float]] = {"login": [], "csrf": [], "impersonate": [], "save_prompt": []}
         whole: list[float] = []
         for i in range(args.rounds):
             with httpx.Client(base_url=base) as client:
                 started = time.perf_counter()
 
-                def timed(name: str, call):  # type: ignore[no-untyped-def]
+                def timed(
+                    name: str, method: str, url: str, client: httpx.Client = client, **kw: Any
+                ) -> httpx.Response:
                     t0 = time.perf_counter()
-                    response = call()
+                    response = client.request(method, url, **kw)
                     steps[name].append((time.perf_counter() - t0) * 1000)
                     assert response.status_code == 200, (name, response.status_code, response.text)
                     return response
 
-                timed("login", lambda: client.post("/api/auth/login", json={"email": EMAIL, "password": PASSWORD}))
-                token = timed("csrf", lambda: client.get("/api/auth/csrf")).json()["csrfToken"]
+                timed("login", "POST", "/api/auth/login", json={"email": EMAIL, "password": PASSWORD})
+                token = timed("csrf", "GET", "/api/auth/csrf").json()["csrfToken"]
                 headers = {"X-CSRFToken": token}
-                timed("impersonate", lambda: client.post("/api/admin/businesses/1/impersonate", headers=headers))
-                timed(
-                    "save_prompt",
-                    lambda: client.put(
-                        "/api/business/current/prompt",
-                        headers=headers,
-                        json={"calls_prompt": f"round {i}", "whatsapp_prompt": "ok"},
-                    ),
-                )
+                timed("impersonate", "POST", "/api/admin/businesses/1/impersonate", headers=headers)
+                body = {"calls_prompt": f"round {i}", "whatsapp_prompt": "ok"}
+                timed("save_prompt", "PUT", "/api/business/current/prompt", headers=headers, json=body)
                 whole.append((time.perf_counter() - started) * 1000)
         print(f"database: {database_url.split('://')[0]}   rounds: {args.rounds}")
         for name, samples in steps.items():

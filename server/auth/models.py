@@ -43,7 +43,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    business: Mapped[Business | None] = relationship(lazy="joined")
+    business: Mapped[Business | None] = relationship()
 
 
 class UserSession(Base):

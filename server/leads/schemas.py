@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from server.auth.schemas import Strict
 
@@ -72,6 +72,8 @@ class FieldWarning(BaseModel):
 
 
 class LeadOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     business_id: int
     full_name: str
@@ -81,7 +83,7 @@ class LeadOut(BaseModel):
     source: str
     status: str
     notes: str
-    tags: list[str]
+    tags: list[str] = Field(validation_alias=AliasChoices("tag_names", "tags"))
     assignee_id: int | None
     last_inbound_at: datetime | None
     status_changed_at: datetime | None

@@ -213,7 +213,8 @@ def filtered(scope: LeadScope, query: LeadQuery) -> Select[Lead]:
     return stmt
 
 
-def list_leads(scope: LeadScope, query: LeadQuery) -> tuple[list[Lead], str | None]:
+def listing_statement(scope: LeadScope, query: LeadQuery) -> Select[Lead]:
+    """One page (plus one row, to know whether another page follows) in the requested order."""
     column, descending = _SORTS[query.sort]
     stmt = filtered(scope, query)
     if query.cursor:
@@ -222,7 +223,11 @@ def list_leads(scope: LeadScope, query: LeadQuery) -> tuple[list[Lead], str | No
         bound = tuple_(bindparam("cursor_at", value, type_=UTCDateTime), bindparam("cursor_id", last_id))
         stmt = stmt.where(key < bound if descending else key > bound)
     order = (column.desc(), Lead.id.desc()) if descending else (column.asc(), Lead.id.asc())
-    rows = list(db_session.scalars(stmt.order_by(*order).limit(query.limit + 1)))
+    return stmt.order_by(*order).limit(query.limit + 1)
+
+
+def list_leads(scope: LeadScope, query: LeadQuery) -> tuple[list[Lead], str | None]:
+    rows = list(db_session.scalars(listing_statement(scope, query)))
     next_cursor = encode_cursor(query.sort, rows[query.limit - 1]) if len(rows) > query.limit else None
     return rows[: query.limit], next_cursor
 
@@ -272,9 +277,15 @@ def _check_assignee(tenant: TenantId, assignee_id: int) -> int:
 
 
 def build_search_text(lead: Lead, note_texts: Iterable[str] = ()) -> str:
-    parts = [lead.full_name.lower(), (lead.email or "").lower(), lead.notes.lower()]
-    if lead.phone:
-        digits = lead.phone.lstrip("+")
+    return search_text_of(lead.full_name, lead.email, lead.notes, lead.phone, note_texts)
+
+
+def search_text_of(
+    full_name: str, email: str | None, notes: str, phone: str | None, note_texts: Iterable[str] = ()
+) -> str:
+    parts = [full_name.lower(), (email or "").lower(), notes.lower()]
+    if phone:
+        digits = phone.lstrip("+")
         parts.append(digits)
         if digits.startswith("972"):
             parts.append("0" + digits[3:])  # the Israeli national form people type: 0502345678

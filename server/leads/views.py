@@ -47,9 +47,7 @@ def lead_scope(ctx: RequestContext, business_id: int | None = None) -> LeadScope
 
 
 def lead_out(lead: Lead) -> LeadOut:
-    return LeadOut(
-        **{name: getattr(lead, name) for name in LeadOut.model_fields if name != "tags"}, tags=lead.tag_names
-    )
+    return LeadOut.model_validate(lead)
 
 
 def _write_out(write: service.LeadWrite) -> LeadWriteOut:

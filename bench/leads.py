@@ -1,0 +1,177 @@
+"""GET /api/leads at 100,000 leads in one business (1,100,000 in all), through the real server.
+
+    .venv/bin/python -m bench.leads --database-url postgresql+psycopg://postgres@127.0.0.1/crm_bench --seed
+    .venv/bin/python -m bench.leads --database-url sqlite:////tmp/leads-bench.db --seed
+
+Measures, 200 requests each, logged in with CSRF on: the first page, page 500 by cursor, a search by
+a partial Hebrew name, a filter by status; then the same SQL run directly (SQLAlchemy Core on one
+connection) and the ratio server/SQL; and prints each query's plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.common import BIN, ROOT, running_server, summary
+from bench.seed_leads import BENCH_EMAIL, BENCH_PASSWORD
+from server.auth.context import TenantId
+from server.leads import service
+from server.leads.schemas import LeadQuery
+
+FRAGMENTS = ["אביט", "כה", "בן-ח", "שפיר", "גולדב", "מיכ", "ליאת כ", "Kat"]
+PAGE = 50
+
+
+def _fresh_database(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
+            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+        admin.dispose()
+    elif parsed.database:
+        for suffix in ("", "-wal", "-shm"):
+            Path(parsed.database + suffix).unlink(missing_ok=True)
+    environment = {"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
+    flask = [str(BIN / "flask"), "--app", "server.app", "migrate"]
+    subprocess.run(flask, cwd=ROOT, env=environment, check=True, capture_output=True)
+
+
+def _queries(tenant: TenantId, page_500_cursor: str) -> dict[str, list[LeadQuery]]:
+    return {
+        "first page": [LeadQuery(limit=PAGE)],
+        "page 500 (cursor)": [LeadQuery(limit=PAGE, cursor=page_500_cursor)],
+        "search partial name": [LeadQuery(limit=PAGE, q=f) for f in FRAGMENTS],
+        "filter by status": [LeadQuery(limit=PAGE, status=["qualified"])],
+    }
+
+
+def _url(query: LeadQuery) -> tuple[str, list[tuple[str, Any]]]:
+    params: list[tuple[str, Any]] = [("limit", query.limit)]
+    if query.cursor:
+        params.append(("cursor", query.cursor))
+    if query.q:
+        params.append(("q", query.q))
+    for status in query.status or []:
+        params.append(("status", status))
+    return "/api/leads", params
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--seed", action="store_true", help="recreate, migrate and seed the database first")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--others", type=int, default=500)
+    parser.add_argument("--small", type=int, default=2_000)
+    args = parser.parse_args()
+
+    if args.seed:
+        _fresh_database(args.database_url)
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                str(BIN / "python"),
+                "-m",
+                "bench.seed_leads",
+                "--database-url",
+                args.database_url,
+                "--others",
+                str(args.others),
+                "--small",
+                str(args.small),
+            ],
+            cwd=ROOT,
+            check=True,
+        )
+        print(f"seeding took {time.perf_counter() - started:.1f}s in all\n")
+
+    engine = create_engine(args.database_url)
+    with engine.connect() as connection:
+        tenant = TenantId(
+            connection.execute(
+                text("SELECT business_id FROM users WHERE email = :e"), {"e": BENCH_EMAIL}
+            ).scalar_one()
+        )
+        total = connection.execute(
+            text("SELECT count(*) FROM leads WHERE business_id = :b"), {"b": tenant}
+        ).scalar_one()
+        row = connection.execute(
+            text(
+                "SELECT id, created_at FROM leads WHERE business_id = :b AND deleted_at IS NULL "
+                "ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET :o"
+            ),
+            {"b": tenant, "o": PAGE * 499 - 1},
+        ).one()
+    created = (
+        row.created_at if isinstance(row.created_at, datetime) else datetime.fromisoformat(row.created_at)
+    )
+    created = created.replace(tzinfo=UTC) if created.tzinfo is None else created
+    cursor = service.encode_cursor("-created_at", SimpleNamespace(id=row.id, created_at=created))  # type: ignore[arg-type]
+    cases = _queries(tenant, cursor)
+    print(
+        f"database: {engine.dialect.name}; business {tenant} has {total:,} leads; "
+        f"{args.requests} requests per case\n"
+    )
+
+    http_p50: dict[str, float] = {}
+    with running_server(args.database_url) as (base, _), httpx.Client(base_url=base, timeout=30) as client:
+        login = client.post("/api/auth/login", json={"email": BENCH_EMAIL, "password": BENCH_PASSWORD})
+        assert login.status_code == 200, login.text
+        client.get("/api/auth/csrf")
+        print("through the server (HTTP, session, guard, validation, JSON):")
+        for name, queries in cases.items():
+            samples = []
+            for i in range(args.requests):
+                path, params = _url(queries[i % len(queries)])
+                t0 = time.perf_counter()
+                response = client.get(path, params=params)
+                samples.append((time.perf_counter() - t0) * 1000)
+                assert response.status_code == 200, response.text
+                assert len(response.json()["items"]) > 0, (name, params)
+            http_p50[name] = statistics.median(samples)
+            print(f"  {name:22s} {summary(samples)}")
+
+    print("\nthe same SQL run directly (SQLAlchemy Core, one connection):")
+    with engine.connect() as connection:
+        for name, queries in cases.items():
+            statements = [service.listing_statement(tenant, q) for q in queries]
+            samples = []
+            for i in range(args.requests):
+                t0 = time.perf_counter()
+                connection.execute(statements[i % len(statements)]).all()
+                samples.append((time.perf_counter() - t0) * 1000)
+            ratio = http_p50[name] / statistics.median(samples)
+            print(f"  {name:22s} {summary(samples)}   server/SQL p50 ratio {ratio:4.1f}x")
+
+        print("\nplans:")
+        for name, queries in cases.items():
+            compiled = service.listing_statement(tenant, queries[0]).compile(engine, compile_kwargs={"render_postcompile": True})
+            prefix = (
+                "EXPLAIN (ANALYZE, BUFFERS) "
+                if engine.dialect.name == "postgresql"
+                else "EXPLAIN QUERY PLAN "
+            )
+            plan = connection.exec_driver_sql(
+                prefix + str(compiled),
+                compiled.params if engine.dialect.name == "postgresql" else tuple(compiled.params.values()),
+            ).all()
+            print(f"-- {name}")
+            for line in plan:
+                print("   ", " | ".join(str(part) for part in line))
+
+
+if __name__ == "__main__":
+    main()
