@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from server.admin import audit
 from server.admin.models import Impersonation
@@ -111,14 +111,3 @@ def revoke_all_sessions(user_id: int) -> int:
     for session_id in ids:
         revoke_session(session_id, ended_reason="sessions_revoked")
     return len(ids)
-
-
-def count_live_sessions(user_id: int) -> int:
-    return (
-        db_session.scalar(
-            select(func.count())
-            .select_from(UserSession)
-            .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
-        )
-        or 0
-    )
