@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from server.db import Base, UTCDateTime, utcnow
 
@@ -43,6 +43,9 @@ DEFAULT_PIPELINE: list[tuple[str, str, StatusKind]] = [
     ("won", "נסגר בהצלחה", StatusKind.won),
     ("lost", "לא רלוונטי", StatusKind.lost),
 ]
+
+
+TAG_SEPARATOR = "\x1f"
 
 
 class LeadStatus(Base):
@@ -91,12 +94,14 @@ class Lead(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    tags: Mapped[list[LeadTag]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="LeadTag.tag"
-    )
+    tags: Mapped[list[LeadTag]] = relationship(cascade="all, delete-orphan", order_by="LeadTag.tag")
+    # Filled by listings in the same query (one aggregate per row) instead of a second query.
+    listed_tags: Mapped[str | None] = query_expression()
 
     @property
     def tag_names(self) -> list[str]:
+        if "tags" not in self.__dict__ and self.listed_tags is not None:
+            return sorted(t for t in self.listed_tags.split(TAG_SEPARATOR) if t)
         return [t.tag for t in self.tags]
 
 

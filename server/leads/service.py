@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import with_expression
 
 from server.admin import audit
 from server.auth.context import RequestContext, TenantId
@@ -24,6 +25,7 @@ from server.db import UTCDateTime, db_session, utcnow
 from server.errors import ApiError, Conflict, NotFound, ValidationFailed
 from server.leads.models import (
     DEFAULT_PIPELINE,
+    TAG_SEPARATOR,
     Lead,
     LeadEvent,
     LeadEventKind,
@@ -223,7 +225,17 @@ def listing_statement(scope: LeadScope, query: LeadQuery) -> Select[Lead]:
         bound = tuple_(bindparam("cursor_at", value, type_=UTCDateTime), bindparam("cursor_id", last_id))
         stmt = stmt.where(key < bound if descending else key > bound)
     order = (column.desc(), Lead.id.desc()) if descending else (column.asc(), Lead.id.asc())
-    return stmt.order_by(*order).limit(query.limit + 1)
+    tags = (
+        select(func.aggregate_strings(LeadTag.tag, TAG_SEPARATOR))
+        .where(LeadTag.lead_id == Lead.id)
+        .correlate(Lead)
+        .scalar_subquery()
+    )
+    return (
+        stmt.options(with_expression(Lead.listed_tags, func.coalesce(tags, "")))
+        .order_by(*order)
+        .limit(query.limit + 1)
+    )
 
 
 def list_leads(scope: LeadScope, query: LeadQuery) -> tuple[list[Lead], str | None]:
