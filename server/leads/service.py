@@ -359,7 +359,10 @@ def create_lead(ctx: RequestContext, tenant: TenantId, data: LeadCreateIn) -> Le
             existing.deleted_at = None
             record_event(existing, LeadEventKind.created, ctx.user_id, data={"restored": True})
             write = update_lead(
-                ctx, tenant, existing.id, LeadPatchIn(**data.model_dump(exclude={"source", "phone"}))
+                ctx,
+                tenant,
+                existing.id,
+                LeadPatchIn(**data.model_dump(exclude_unset=True, exclude={"source", "phone"})),
             )
             write.warnings = warnings + write.warnings
             return write
