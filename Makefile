@@ -7,7 +7,7 @@ DEV := $(VENV)/.stamp-dev
 RUN_COMMAND := $(BIN)/gunicorn -k gevent -w 1 -b 0.0.0.0:$(PORT) 'server.wsgi:create_app()' \
 	--timeout 120 --graceful-timeout 30 --keep-alive 30 --log-level info
 
-.PHONY: run test serve setup migrate lint typecheck pytest pytest-postgres client
+.PHONY: run test serve setup migrate lint typecheck pytest pytest-postgres client client-test chromium browser
 
 run: setup
 	@$(BIN)/flask --app server.app migrate
@@ -34,8 +34,36 @@ $(DEV): $(RUNTIME) requirements-dev.txt
 client:
 	@if [ -f client/package.json ]; then $(MAKE) --no-print-directory client/dist/index.html; fi
 
-client/dist/index.html: client/package.json client/package-lock.json $(shell find client/src client/index.html client/vite.config.ts -type f 2>/dev/null)
-	cd client && npm ci --no-audit --no-fund && npm run build
+client/dist/index.html: client/node_modules/.package-lock.json $(shell find client/src client/index.html client/vite.config.ts -type f 2>/dev/null)
+	cd client && npm run build
+
+# The web app's own gates: tsc --noEmit, eslint, vitest, and the initial-JavaScript budget.
+# npm writes node_modules/.package-lock.json on every install: it stands for "npm ci has run".
+client/node_modules/.package-lock.json: client/package.json client/package-lock.json
+	cd client && npm ci --no-audit --no-fund
+	touch $@
+
+client-test: client client/node_modules/.package-lock.json
+	cd client && npm run typecheck && npm run lint && npm test && npm run size
+
+# The browser tests (tests/e2e/browser/) drive Debian's Chromium through Playwright for Python;
+# Playwright's own browser download is not used.
+CHROMIUM ?= /usr/bin/chromium
+BROWSER := $(VENV)/.stamp-browser
+
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo) ; \
+		echo "== installing Debian's chromium (for the browser tests)" ; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium fonts-dejavu-core ; \
+	fi
+
+$(BROWSER): $(DEV) requirements-browser.txt
+	$(BIN)/python -m pip install -q -r requirements-browser.txt
+	touch $@
+
+browser: $(BROWSER) chromium
 
 migrate: $(RUNTIME)
 	$(BIN)/flask --app server.app migrate
@@ -47,11 +75,11 @@ lint: $(DEV)
 typecheck: $(DEV)
 	$(BIN)/mypy
 
-pytest: $(DEV) client
+pytest: $(DEV) client browser
 	$(BIN)/pytest
 
 # The same suite on PostgreSQL (TEST_DATABASE_URL, default: the local server's crm_test database).
-pytest-postgres: $(DEV) client
+pytest-postgres: $(DEV) client browser
 	@url=$$($(BIN)/python scripts/pg_test_db.py) ; status=$$? ; \
 	if [ $$status -ne 0 ]; then \
 		if [ -n "$$CI" ] || [ -n "$$REQUIRE_POSTGRES" ]; then echo "PostgreSQL is required here but does not answer" >&2; exit 1; fi ; \
@@ -59,4 +87,4 @@ pytest-postgres: $(DEV) client
 	fi ; \
 	echo "== the same tests on $$url" ; TEST_DATABASE_URL=$$url $(BIN)/pytest
 
-test: lint typecheck pytest pytest-postgres
+test: lint typecheck client-test pytest pytest-postgres
