@@ -305,7 +305,7 @@ def export_csv(scope: service.LeadScope, query: LeadQuery) -> Iterator[str]:
         missing = {lead.assignee_id for lead in leads if lead.assignee_id and lead.assignee_id not in emails}
         if missing:
             emails.update(
-                db_session.execute(select(User.id, User.email).where(User.id.in_(missing))).tuples()
+                db_session.execute(select(User.id, User.email).where(User.id.in_(missing))).tuples().all()
             )
         for lead in leads:
             values: list[object] = [

@@ -110,13 +110,15 @@ def test_ten_thousand_rows_in_one_request(world: World) -> None:
 
 def test_export_is_excel_friendly_and_follows_filters(world: World) -> None:
     api = world.as_("business_a")
-    api.post("/api/leads", {"full_name": "דוד", "phone": "0502345678", "tags": ["vip"], "status": "won"})
+    david_in = {"full_name": "דוד", "phone": "0502345678", "tags": ["vip"], "status": "won"}
+    api.post("/api/leads", {**david_in, "assignee_id": world.user_a_id})
     api.post("/api/leads", {"full_name": "רחל", "phone": "0502345679"})
     body = api.get("/api/leads/export.csv").get_data()
     assert body.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     assert {r["full_name"] for r in rows} == {"דוד", "רחל"}
-    assert next(r for r in rows if r["full_name"] == "דוד")["tags"] == "vip"
+    david = next(r for r in rows if r["full_name"] == "דוד")
+    assert david["tags"] == "vip" and david["assignee_email"] == "owner@a-biz.co.il"
     won = list(
         csv.DictReader(
             io.StringIO(api.get("/api/leads/export.csv?status=won").get_data().decode("utf-8-sig"))
