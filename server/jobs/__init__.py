@@ -76,6 +76,18 @@ def periodic(validate_datetime: Callable[..., bool], **task_options: Any) -> Cal
     return decorate
 
 
+# Tasks enqueued once each time the embedded consumer starts (e.g. the sweep for reminders that came
+# due while the server was down). A separate huey_consumer gets the same from its scheduler, which
+# enqueues every-minute periodic tasks on its first loop.
+_startup_tasks: list[Any] = []
+
+
+def on_consumer_start(task: Any) -> Any:
+    """Decorate a @job/@periodic task: it is also enqueued right after the embedded consumer starts."""
+    _startup_tasks.append(task)
+    return task
+
+
 class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
     """Huey's consumer as greenlets inside the gunicorn worker; gunicorn keeps its own signals."""
 
@@ -103,4 +115,6 @@ def start_embedded_consumer(workers: int = 8) -> None:
     )
     _consumer.start()
     atexit.register(_consumer.stop, graceful=False)
+    for task in _startup_tasks:
+        task()
     log.info("embedded job consumer started (%s greenlets)", workers)
