@@ -26,6 +26,9 @@ class BusinessCreateIn(Strict):
     voice_numbers: list[str] = Field(default_factory=list, max_length=50)
     whatsapp_numbers: list[str] = Field(default_factory=list, max_length=50)
     meta_phone_number_id: str | None = Field(default=None, max_length=64)
+    # WhatsApp: write-only (stored encrypted; reads say only meta_access_token_set).
+    meta_access_token: str | None = Field(default=None, max_length=4096)
+    twilio_messaging_service_sid: str | None = Field(default=None, max_length=64)
 
 
 class BusinessPatchIn(Strict):
@@ -35,6 +38,9 @@ class BusinessPatchIn(Strict):
     voice_numbers: list[str] | None = Field(default=None, max_length=50)
     whatsapp_numbers: list[str] | None = Field(default=None, max_length=50)
     meta_phone_number_id: str | None = Field(default=None, max_length=64)
+    # WhatsApp: write-only (stored encrypted; "" or null clears it).
+    meta_access_token: str | None = Field(default=None, max_length=4096)
+    twilio_messaging_service_sid: str | None = Field(default=None, max_length=64)
 
 
 class BusinessOut(BaseModel):
@@ -45,6 +51,8 @@ class BusinessOut(BaseModel):
     voice_numbers: list[str]
     whatsapp_numbers: list[str]
     meta_phone_number_id: str | None
+    meta_access_token_set: bool = False  # WhatsApp: the token itself is never returned
+    twilio_messaging_service_sid: str | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from server import crypto
 from server.admin import audit, impersonation
 from server.admin.schemas import (
     BusinessCreateIn,
@@ -58,7 +59,10 @@ def create_business(ctx: RequestContext, data: BusinessCreateIn) -> Business:
         name=data.name.strip(),
         timezone=data.timezone,
         meta_phone_number_id=data.meta_phone_number_id or None,
+        twilio_messaging_service_sid=data.twilio_messaging_service_sid or None,
     )
+    if data.meta_access_token:  # WhatsApp: encrypted at rest
+        business.meta_access_token_encrypted = crypto.encrypt(data.meta_access_token)
     db_session.add(business)
     _set_numbers(business, NumberKind.voice, data.voice_numbers, "voice_numbers")
     _set_numbers(business, NumberKind.whatsapp, data.whatsapp_numbers, "whatsapp_numbers")
@@ -84,6 +88,12 @@ def update_business(ctx: RequestContext, business_id: int, data: BusinessPatchIn
         business.timezone = data.timezone
     if "meta_phone_number_id" in changes:
         business.meta_phone_number_id = data.meta_phone_number_id or None
+    # WhatsApp: the token is encrypted at rest and never read back; "" or null clears it.
+    if "meta_access_token" in changes:
+        token = data.meta_access_token
+        business.meta_access_token_encrypted = crypto.encrypt(token) if token else None
+    if "twilio_messaging_service_sid" in changes:
+        business.twilio_messaging_service_sid = data.twilio_messaging_service_sid or None
     if data.voice_numbers is not None:
         _set_numbers(business, NumberKind.voice, data.voice_numbers, "voice_numbers")
     if data.whatsapp_numbers is not None:
@@ -166,6 +176,12 @@ def _flush_or_conflict() -> None:
     except IntegrityError as exc:
         db_session.rollback()
         message = str(exc.orig).lower()
+        if "twilio_messaging_service_sid" in message:
+            raise Conflict(
+                "messaging_service_taken",
+                "That Twilio Messaging Service belongs to another business.",
+                field="twilio_messaging_service_sid",
+            ) from exc
         if "meta_phone_number_id" in message:
             raise Conflict(
                 "meta_phone_number_id_taken",

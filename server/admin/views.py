@@ -45,6 +45,8 @@ def business_out(business: Business) -> BusinessOut:
         voice_numbers=business.numbers_of(NumberKind.voice),
         whatsapp_numbers=business.numbers_of(NumberKind.whatsapp),
         meta_phone_number_id=business.meta_phone_number_id,
+        meta_access_token_set=business.meta_access_token_encrypted is not None,  # WhatsApp
+        twilio_messaging_service_sid=business.twilio_messaging_service_sid,
         created_at=business.created_at,
         updated_at=business.updated_at,
     )

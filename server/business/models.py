@@ -24,6 +24,10 @@ class Business(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Jerusalem")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     meta_phone_number_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # WhatsApp (migration 0005): Meta's access token, encrypted with DATA_ENCRYPTION_KEY (server/crypto.py),
+    # never returned by any read; Twilio's Messaging Service, the second key that finds the business.
+    meta_access_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    twilio_messaging_service_sid: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -1,0 +1,99 @@
+"""Meta WhatsApp Cloud API: webhook signature, Graph API sends. Never touches the database."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from server.providers.whatsapp_common import ProviderError, SendResult
+from server.settings import Settings
+
+# Graph error codes worth another try (rate limits, temporarily unavailable); everything else 4xx is final.
+RETRYABLE_CODES = {130429, 131016, 4, 80007}
+
+_http = httpx.Client(timeout=15.0, limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+
+
+def signature_valid(app_secret: str, raw_body: bytes, header: str | None) -> bool:
+    """X-Hub-Signature-256: 'sha256=' + hex HMAC-SHA256 of the raw body with the app secret."""
+    if not app_secret or not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower())
+
+
+def recipient(number_e164: str) -> str:
+    return number_e164.lstrip("+")
+
+
+def _post(settings: Settings, phone_number_id: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+    url = f"{settings.meta_graph_base_url.rstrip('/')}/{phone_number_id}/messages"
+    try:
+        response = _http.post(
+            url,
+            json=payload,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=settings.whatsapp_send_timeout_seconds,
+        )
+    except httpx.HTTPError as exc:
+        raise ProviderError(f"Meta did not answer: {type(exc).__name__}", retryable=True) from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code >= 400:
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        code = error.get("code")
+        retryable = response.status_code >= 500 or response.status_code == 429 or code in RETRYABLE_CODES
+        raise ProviderError(
+            f"Meta refused the message: {error.get('message') or response.status_code}",
+            retryable=retryable,
+            code=str(code) if code is not None else None,
+            status=response.status_code,
+        )
+    return body if isinstance(body, dict) else {}
+
+
+def _result(body: dict[str, Any]) -> SendResult:
+    messages = body.get("messages") or []
+    if not messages or not messages[0].get("id"):
+        raise ProviderError("Meta answered without a message id", retryable=False)
+    return SendResult(provider_message_id=str(messages[0]["id"]), status="queued")
+
+
+def send_text(settings: Settings, phone_number_id: str, token: str, to_number: str, text: str) -> SendResult:
+    payload = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": recipient(to_number),
+        "type": "text",
+        "text": {"body": text, "preview_url": False},
+    }
+    return _result(_post(settings, phone_number_id, token, payload))
+
+
+def send_template(
+    settings: Settings,
+    phone_number_id: str,
+    token: str,
+    to_number: str,
+    name: str,
+    language: str,
+    params: Sequence[str],
+) -> SendResult:
+    template: dict[str, Any] = {"name": name, "language": {"code": language}}
+    if params:
+        template["components"] = [
+            {"type": "body", "parameters": [{"type": "text", "text": value} for value in params]}
+        ]
+    payload = {
+        "messaging_product": "whatsapp",
+        "to": recipient(to_number),
+        "type": "template",
+        "template": template,
+    }
+    return _result(_post(settings, phone_number_id, token, payload))

@@ -1,0 +1,87 @@
+"""OpenAI chat completions (WhatsApp replies) through the official library. Never touches the database."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import openai
+from openai import OpenAI
+
+from server.settings import Settings
+
+
+class AIError(Exception):
+    """The AI did not answer (down, timed out, refused); the reply job retries."""
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    raw_arguments: str
+
+
+@dataclass
+class ChatAnswer:
+    text: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+
+    def assistant_message(self) -> dict[str, Any]:
+        """The answer as a message to send back in the next request (after running its tools)."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.raw_arguments}}
+                for c in self.tool_calls
+            ]
+        return message
+
+
+@cache
+def _client(base_url: str, api_key: str, timeout: float) -> OpenAI:
+    # Retries are the job's (with backoff, visible in the inbox), not the library's.
+    return OpenAI(base_url=base_url, api_key=api_key or "not-set", timeout=timeout, max_retries=0)
+
+
+def complete(settings: Settings, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatAnswer:
+    client = _client(settings.openai_base_url, settings.openai_api_key, settings.whatsapp_ai_timeout_seconds)
+    try:
+        completion = client.chat.completions.create(
+            model=settings.openai_chat_model,
+            messages=messages,  # type: ignore[arg-type]
+            tools=tools,  # type: ignore[arg-type]
+        )
+    except openai.OpenAIError as exc:
+        raise AIError(f"{type(exc).__name__}: {exc}") from exc
+    if not completion.choices:
+        raise AIError("the AI answered with no choices")
+    message = completion.choices[0].message
+    calls = []
+    for call in message.tool_calls or []:
+        function = getattr(call, "function", None)
+        if function is None:
+            continue
+        try:
+            arguments = json.loads(function.arguments or "{}")
+        except json.JSONDecodeError:
+            arguments = {}
+        calls.append(
+            ToolCall(
+                id=call.id,
+                name=function.name,
+                arguments=arguments if isinstance(arguments, dict) else {},
+                raw_arguments=function.arguments or "{}",
+            )
+        )
+    usage = {}
+    if completion.usage is not None:
+        usage = {
+            "prompt_tokens": completion.usage.prompt_tokens,
+            "completion_tokens": completion.usage.completion_tokens,
+        }
+    return ChatAnswer(text=(message.content or "").strip(), tool_calls=calls, usage=usage)

@@ -1,0 +1,1 @@
+"""The AI WhatsApp agent: webhooks (Twilio, Meta), conversations, the inbox, AI replies, sends."""

@@ -1,0 +1,125 @@
+"""Outbound WhatsApp messages through the conversation's provider, retried with backoff, then failed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from server import crypto
+from server.business.models import Business
+from server.db import db_session, utcnow
+from server.jobs import job
+from server.leads import service as leads
+from server.leads.models import Lead, LeadEventKind
+from server.providers import meta_whatsapp, twilio_whatsapp
+from server.providers.whatsapp_common import ProviderError, SendResult
+from server.settings import Settings
+from server.whatsapp import service
+from server.whatsapp.models import Author, Conversation, Delivery, Message, Provider
+
+log = logging.getLogger(__name__)
+
+RETRIES = 4  # 2 s, 4 s, 8 s, 16 s apart
+RETRY_DELAY = 2
+
+
+@job(retries=RETRIES, retry_delay=RETRY_DELAY, retry_backoff=2, context=True)
+def deliver_message(message_id: int, task: Any = None) -> str:
+    return deliver(message_id, final=task is None or not task.retries)
+
+
+def deliver_now(message_id: int) -> str:
+    """First attempt inline (the AI reply is already late enough); later ones as the job, with backoff."""
+    try:
+        return deliver(message_id, final=False)
+    except ProviderError:
+        deliver_message.schedule(args=(message_id,), delay=RETRY_DELAY)
+        return "retrying"
+
+
+def deliver(message_id: int, *, final: bool) -> str:
+    """Send one queued message; raises ProviderError for a retryable failure unless this is the last try."""
+    settings = crypto.active_settings()
+    message = db_session.get(Message, message_id)
+    if message is None or message.status != Delivery.queued.value or message.provider_message_id:
+        return "done"
+    conversation = db_session.get(Conversation, message.conversation_id)
+    business = db_session.get(Business, message.business_id)
+    if conversation is None or business is None:
+        return "done"
+    message.attempts += 1
+    db_session.commit()  # no connection held across the provider's round trip
+    try:
+        result = _send(settings, business, conversation, message)
+    except ProviderError as exc:
+        if exc.retryable and not final:
+            message.error_code, message.error_message = exc.code, f"retrying: {exc.message}"
+            db_session.commit()
+            log.warning("whatsapp send of message %s failed, will retry: %s", message_id, exc.message)
+            raise
+        message.status = Delivery.failed.value
+        message.status_at = utcnow()
+        message.error_code = exc.code or "provider_error"
+        message.error_message = exc.message
+        db_session.commit()
+        log.error("whatsapp send of message %s failed for good: %s", message_id, exc.message)
+        return "failed"
+    message.provider_message_id = result.provider_message_id
+    message.error_code = message.error_message = None
+    service.apply_status(message, result.status, None, None)
+    service.apply_early_statuses(message)
+    if message.author == Author.user.value and conversation.lead_id is not None:
+        lead = db_session.get(Lead, conversation.lead_id)
+        if lead is not None:
+            leads.record_event(
+                lead,
+                LeadEventKind.whatsapp_sent,
+                actor_id=message.sent_by_id,
+                text=message.text,
+                data={"conversation_id": conversation.id, "message_id": message.id},
+            )
+    db_session.commit()
+    return "sent"
+
+
+def _send(settings: Settings, business: Business, conversation: Conversation, message: Message) -> SendResult:
+    if not conversation.customer_phone:
+        raise ProviderError(
+            "the customer shows no phone number to write to", retryable=False, code="no_phone"
+        )
+    template = message.template or {}
+    if conversation.provider == Provider.twilio.value:
+        base = settings.public_base_url.rstrip("/")
+        callback = f"{base}/webhook/whatsapp/twilio/status" if base else None
+        if message.kind == "template":
+            return twilio_whatsapp.send(
+                settings,
+                from_number=conversation.business_address,
+                to_number=conversation.customer_phone,
+                content_sid=str(template.get("name", "")),
+                content_variables=[str(p) for p in template.get("params", [])],
+                status_callback=callback,
+            )
+        return twilio_whatsapp.send(
+            settings,
+            from_number=conversation.business_address,
+            to_number=conversation.customer_phone,
+            body=message.text,
+            status_callback=callback,
+        )
+    if not business.meta_access_token_encrypted:
+        raise ProviderError("no Meta access token is set for this business", retryable=False, code="config")
+    token = crypto.decrypt(business.meta_access_token_encrypted, settings)
+    if message.kind == "template":
+        return meta_whatsapp.send_template(
+            settings,
+            conversation.business_address,
+            token,
+            conversation.customer_phone,
+            str(template.get("name", "")),
+            str(template.get("language", "he")),
+            [str(p) for p in template.get("params", [])],
+        )
+    return meta_whatsapp.send_text(
+        settings, conversation.business_address, token, conversation.customer_phone, message.text
+    )

@@ -1,0 +1,353 @@
+"""The AI reply: the business's whatsapp_prompt, the conversation so far, the lead's known fields, and a
+save_lead tool, through the official openai library. Runs as a background job, never in a webhook.
+
+Pacing: an inbound message arms its conversation; the reply waits until the customer has been quiet
+for WHATSAPP_REPLY_DEBOUNCE_SECONDS (at most WHATSAPP_REPLY_MAX_WAIT_SECONDS), then answers every
+unanswered message at once. The job is scheduled durably in Huey; inside the gunicorn worker a
+greenlet timer also runs it right when the quiet period ends, because Huey's scheduler only ticks
+once a second (the Huey job then finds nothing left to do).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select, update
+
+from server import crypto
+from server.auth.context import TenantId
+from server.business import service as business_service
+from server.business.models import Business
+from server.db import db_session, utcnow
+from server.jobs import huey, job
+from server.leads import service as leads
+from server.leads.models import Lead, LeadEventKind, LeadSource
+from server.providers import openai_chat
+from server.providers.openai_chat import AIError, ChatAnswer
+from server.settings import Settings
+from server.whatsapp import delivery, service
+from server.whatsapp.models import Author, Conversation, Delivery, Direction, Message
+
+log = logging.getLogger(__name__)
+
+RETRIES = 3  # 2 s, 4 s, 8 s apart, then the reply is marked failed in the inbox
+RETRY_DELAY = 2
+MAX_TOOL_ROUNDS = 3
+MAX_REGENERATIONS = 2
+
+DEFAULT_PROMPT = (
+    "את/ה עונה בוואטסאפ בשם העסק {business}. ענו בשפת הלקוח (עברית כברירת מחדל), בהודעות קצרות וחמות."
+)
+
+SAVE_LEAD_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "save_lead",
+        "description": (
+            "Save what you learnt about the customer to the business's CRM: their name, email, and what "
+            "they need. Call it as soon as you learn any of these; call it again when you learn more."
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "full_name": {"type": "string", "description": "The customer's full name"},
+                "email": {"type": "string", "description": "The customer's email address"},
+                "summary": {
+                    "type": "string",
+                    "description": "What the customer needs and when it suits them, in one or two sentences",
+                },
+            },
+            "required": [],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+# ---------------------------------------------------------------- scheduling
+
+
+def schedule_reply(conversation_id: int) -> None:
+    """Called after the commit that armed the conversation."""
+    settings = crypto.active_settings()
+    delay = settings.whatsapp_reply_debounce_seconds
+    if huey.immediate or delay <= 0:
+        reply_to_conversation(conversation_id)
+        return
+    reply_to_conversation.schedule(args=(conversation_id,), delay=delay)
+    if settings.run_embedded_consumer and _under_gevent():
+        import gevent
+
+        gevent.spawn_later(delay, _reply_in_greenlet, conversation_id)
+
+
+def _under_gevent() -> bool:
+    from gevent import monkey
+
+    return bool(monkey.is_module_patched("socket"))
+
+
+def _reply_in_greenlet(conversation_id: int) -> None:
+    try:
+        attempt_reply(conversation_id, final=False, wait=True)
+    except Exception as exc:  # noqa: BLE001 - the durable job takes over with its retries
+        log.warning("AI reply for conversation %s failed (%s); retrying as a job", conversation_id, exc)
+        reply_to_conversation.schedule(args=(conversation_id,), delay=RETRY_DELAY)
+    finally:
+        db_session.remove()
+
+
+@job(retries=RETRIES, retry_delay=RETRY_DELAY, retry_backoff=2, context=True)
+def reply_to_conversation(conversation_id: int, task: Any = None) -> str:
+    return attempt_reply(conversation_id, final=task is None or not task.retries, wait=False)
+
+
+# ---------------------------------------------------------------- one attempt
+
+
+def attempt_reply(conversation_id: int, *, final: bool, wait: bool) -> str:
+    """Answer what the customer wrote, once. Raises AIError (to be retried) unless `final`."""
+    settings = crypto.active_settings()
+    while True:
+        conversation = db_session.get(Conversation, conversation_id, populate_existing=True)
+        if conversation is None or conversation.reply_armed_at is None:
+            db_session.commit()
+            return "idle"
+        if conversation.ai_paused:
+            conversation.reply_armed_at = None
+            db_session.commit()
+            return "paused"
+        now = utcnow()
+        quiet_at = (conversation.last_inbound_received_at or now) + timedelta(
+            seconds=settings.whatsapp_reply_debounce_seconds
+        )
+        wake = min(
+            quiet_at,
+            conversation.reply_armed_at + timedelta(seconds=settings.whatsapp_reply_max_wait_seconds),
+        )
+        db_session.commit()  # hold no transaction (nor an SQLite read snapshot) while waiting
+        if now >= wake:
+            break
+        if not wait:
+            reply_to_conversation.schedule(args=(conversation_id,), eta=wake)
+            return "waiting"
+        time.sleep((wake - now).total_seconds())
+
+    lease = now + timedelta(seconds=settings.whatsapp_ai_timeout_seconds * (MAX_TOOL_ROUNDS + 1) + 60)
+    claimed = db_session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            or_(Conversation.reply_lease_until.is_(None), Conversation.reply_lease_until < now),
+        )
+        .values(reply_lease_until=lease)
+    )
+    db_session.commit()
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        return "busy"  # another attempt is writing; it re-arms if more came in
+
+    try:
+        answer, through_id = _compose(settings, conversation)
+    except AIError as exc:
+        _release(conversation_id)
+        if not final:
+            db_session.commit()
+            log.warning("AI reply for conversation %s failed, will retry: %s", conversation_id, exc)
+            raise
+        _record_failure(conversation, str(exc))
+        db_session.commit()
+        log.error("AI reply for conversation %s failed for good: %s", conversation_id, exc)
+        return "failed"
+    except Exception:
+        db_session.rollback()
+        _release(conversation_id)
+        db_session.commit()
+        raise
+
+    conversation = db_session.get(Conversation, conversation_id, populate_existing=True)
+    assert conversation is not None
+    message = None
+    if answer is not None and answer.text and not conversation.ai_paused:
+        now = utcnow()
+        message = Message(
+            business_id=conversation.business_id,
+            conversation_id=conversation.id,
+            direction=Direction.outbound.value,
+            author=Author.ai.value,
+            provider=conversation.provider,
+            kind="text",
+            text=answer.text,
+            status=Delivery.queued.value,
+            created_at=now,
+            status_at=now,
+        )
+        db_session.add(message)
+        conversation.last_message_at = now
+        conversation.last_preview = answer.text[:200]
+    conversation.answered_through_id = max(conversation.answered_through_id, through_id)
+    conversation.reply_armed_at = None
+    conversation.reply_lease_until = None
+    db_session.commit()
+    if message is not None:
+        delivery.deliver_now(message.id)
+    _follow_up(conversation_id)
+    return "replied" if message is not None else "nothing"
+
+
+def _release(conversation_id: int) -> None:
+    db_session.execute(
+        update(Conversation).where(Conversation.id == conversation_id).values(reply_lease_until=None)
+    )
+
+
+def _follow_up(conversation_id: int) -> None:
+    """What the customer wrote after the messages just answered gets its own reply."""
+    conversation = db_session.get(Conversation, conversation_id, populate_existing=True)
+    if conversation is None or conversation.ai_paused or not service.unanswered_inbound(conversation):
+        db_session.commit()
+        return
+    armed = service._arm(conversation_id, utcnow())
+    db_session.commit()
+    if armed:
+        schedule_reply(conversation_id)
+
+
+def _record_failure(conversation: Conversation, error: str) -> None:
+    """No answer is lost silently: a failed AI reply shows in the conversation and under 'failed'."""
+    now = utcnow()
+    db_session.add(
+        Message(
+            business_id=conversation.business_id,
+            conversation_id=conversation.id,
+            direction=Direction.outbound.value,
+            author=Author.ai.value,
+            provider=conversation.provider,
+            kind="ai_reply",
+            text="",
+            status=Delivery.failed.value,
+            error_code="ai_unavailable",
+            error_message=f"The AI did not answer after {RETRIES + 1} attempts: {error}"[:2000],
+            created_at=now,
+            status_at=now,
+        )
+    )
+    db_session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id)
+        .values(reply_armed_at=None, reply_lease_until=None, updated_at=now)
+    )
+
+
+# ---------------------------------------------------------------- the conversation with the AI
+
+
+def _latest_inbound_id(conversation_id: int) -> int:
+    return (
+        db_session.scalar(
+            select(func.max(Message.id)).where(
+                Message.conversation_id == conversation_id, Message.direction == Direction.inbound.value
+            )
+        )
+        or 0
+    )
+
+
+def _compose(settings: Settings, conversation: Conversation) -> tuple[ChatAnswer | None, int]:
+    """The answer to every unanswered message; asked again if the customer wrote meanwhile."""
+    answer: ChatAnswer | None = None
+    through = conversation.answered_through_id
+    for _round in range(MAX_REGENERATIONS + 1):
+        unanswered = service.unanswered_inbound(conversation)
+        if not unanswered:
+            return answer, through
+        through = unanswered[-1].id
+        answer = _ask(settings, conversation)
+        if _latest_inbound_id(conversation.id) == through:
+            break
+    return answer, through
+
+
+def build_messages(settings: Settings, conversation: Conversation) -> list[dict[str, Any]]:
+    tenant = TenantId(conversation.business_id)
+    business = db_session.get(Business, tenant)
+    business_name = business.name if business else ""
+    prompt = business_service.whatsapp_prompt_for(tenant).strip() or DEFAULT_PROMPT.format(
+        business=business_name
+    )
+    lead = db_session.get(Lead, conversation.lead_id) if conversation.lead_id else None
+    timezone = business.timezone if business else "Asia/Jerusalem"
+    try:
+        local_now = datetime.now(ZoneInfo(timezone))
+    except (KeyError, ValueError):
+        local_now = utcnow()
+    known = {
+        "name": (lead.full_name if lead else "") or conversation.customer_name or "unknown",
+        "phone": conversation.customer_phone or "hidden (WhatsApp username)",
+        "email": (lead.email if lead else None) or "unknown",
+        "status in the pipeline": lead.status if lead else "not a lead yet",
+        "notes": ((lead.notes if lead else "") or "none")[:1000],
+    }
+    context = "\n".join(f"- {key}: {value}" for key, value in known.items())
+    system = (
+        f"{prompt}\n\n---\nChannel: WhatsApp. Business: {business_name}. "
+        f"Local time: {local_now:%Y-%m-%d %H:%M} ({timezone}).\n"
+        f"What the business already knows about this customer:\n{context}\n"
+        "When you learn the customer's name, email or what they need, call save_lead."
+    )
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+    for item in service.history(conversation, settings.whatsapp_ai_history_messages):
+        role = "user" if item.direction == Direction.inbound.value else "assistant"
+        messages.append({"role": role, "content": item.text})
+    return messages
+
+
+def _ask(settings: Settings, conversation: Conversation) -> ChatAnswer:
+    messages = build_messages(settings, conversation)
+    db_session.commit()  # give the connection back while the AI thinks
+    answer = openai_chat.complete(settings, messages, [SAVE_LEAD_TOOL])
+    for _round in range(MAX_TOOL_ROUNDS):
+        if not answer.tool_calls:
+            return answer
+        messages.append(answer.assistant_message())
+        for call in answer.tool_calls:
+            result = _run_tool(conversation, call.name, call.arguments)
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
+        db_session.commit()
+        answer = openai_chat.complete(settings, messages, [SAVE_LEAD_TOOL])
+    return answer
+
+
+def _run_tool(conversation: Conversation, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    if name != "save_lead":
+        return {"ok": False, "error": f"unknown tool {name}"}
+    if not conversation.customer_phone:
+        return {"ok": False, "error": "the customer's phone number is hidden; nothing to save it under"}
+    full_name = str(arguments.get("full_name") or "").strip()[:200] or None
+    email = str(arguments.get("email") or "").strip()[:254] or None
+    if email and ("@" not in email or " " in email):
+        email = None
+    summary = str(arguments.get("summary") or "").strip()[:2000] or None
+    lead, _created = leads.upsert_from_channel(
+        TenantId(conversation.business_id),
+        conversation.customer_phone,
+        LeadSource.whatsapp,
+        full_name=full_name,
+        email=email,
+        summary=summary,
+    )
+    db_session.flush()
+    saved = {k: v for k, v in {"full_name": full_name, "email": email, "summary": summary}.items() if v}
+    leads.record_event(
+        lead, LeadEventKind.updated, text=summary, data={"by": "whatsapp_ai", "fields": sorted(saved)}
+    )
+    if conversation.lead_id != lead.id:
+        db_session.execute(
+            update(Conversation).where(Conversation.id == conversation.id).values(lead_id=lead.id)
+        )
+    db_session.commit()
+    return {"ok": True, "lead_id": lead.id, "saved": sorted(saved)}

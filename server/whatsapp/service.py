@@ -1,0 +1,676 @@
+"""WhatsApp: intake of webhooks (idempotent), conversations, the inbox, sends under the 24-hour rule.
+
+Inbox functions take the TenantId the guard resolved; intake functions find the tenant from the
+provider's routing key (the number or phone_number_id the customer wrote to).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.expression import Exists
+
+from server.auth.context import RequestContext, TenantId
+from server.business.models import Business, BusinessNumber, NumberKind
+from server.db import db_session, utcnow
+from server.errors import Conflict, NotFound, ValidationFailed
+from server.leads import service as leads
+from server.leads.models import Lead, LeadEventKind, LeadSource
+from server.whatsapp.intake import InboundMessage, StatusUpdate
+from server.whatsapp.models import (
+    DELIVERY_RANK,
+    Author,
+    Conversation,
+    Delivery,
+    Direction,
+    InboundEvent,
+    Message,
+    Provider,
+)
+
+log = logging.getLogger(__name__)
+
+WINDOW = timedelta(hours=24)
+# An armed reply that nobody took for this long (a worker died) may be armed again.
+STALE_ARM = timedelta(minutes=2)
+
+
+# ---------------------------------------------------------------- routing
+
+
+def business_for_twilio(to_number: str, messaging_service_sid: str | None) -> Business | None:
+    """By the number the customer wrote to; the Messaging Service only as a second key."""
+    business = db_session.scalar(
+        select(Business)
+        .join(BusinessNumber, BusinessNumber.business_id == Business.id)
+        .where(BusinessNumber.kind == NumberKind.whatsapp.value, BusinessNumber.number == to_number)
+    )
+    if business is None and messaging_service_sid:
+        business = db_session.scalar(
+            select(Business).where(Business.twilio_messaging_service_sid == messaging_service_sid)
+        )
+    return business
+
+
+def business_for_meta(phone_number_id: str) -> Business | None:
+    if not phone_number_id:
+        return None
+    return db_session.scalar(select(Business).where(Business.meta_phone_number_id == phone_number_id))
+
+
+# ---------------------------------------------------------------- intake
+
+
+@dataclass
+class Ingested:
+    duplicate: bool
+    conversation_id: int | None = None
+    message_id: int | None = None
+    arm_reply: bool = False
+
+
+def ingest_message(business: Business, inbound: InboundMessage) -> Ingested:
+    """Store one inbound message exactly once; returns whether a reply should be armed.
+
+    The intake row, the message, the conversation and the lead change commit together, so a
+    redelivery (or the same message racing on another connection) fails on the unique key and
+    does nothing.
+    """
+    tenant = TenantId(business.id)
+    now = utcnow()
+    db_session.add(
+        InboundEvent(
+            provider=inbound.provider.value,
+            provider_message_id=inbound.provider_message_id,
+            kind="message",
+            business_id=business.id,
+            received_at=now,
+        )
+    )
+    try:
+        db_session.flush()
+        conversation = _conversation_for(tenant, inbound, now)
+        sent_at = min(inbound.sent_at or now, now)
+        message = Message(
+            business_id=business.id,
+            conversation_id=conversation.id,
+            direction=Direction.inbound.value,
+            author=Author.customer.value,
+            provider=inbound.provider.value,
+            provider_message_id=inbound.provider_message_id,
+            kind=inbound.kind,
+            text=inbound.text,
+            media=inbound.media or None,
+            status=Delivery.received.value,
+            provider_timestamp=inbound.sent_at,
+            created_at=now,
+            status_at=now,
+        )
+        db_session.add(message)
+        # SQL-side arithmetic: two messages of one customer on two connections both count.
+        db_session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation.id)
+            .values(
+                unread_count=Conversation.unread_count + 1,
+                last_message_at=now,
+                last_preview=inbound.text[:200],
+                last_inbound_received_at=now,
+                provider=inbound.provider.value,
+                business_address=inbound.business_address,
+                updated_at=now,
+            )
+        )
+        db_session.execute(
+            update(Conversation)
+            .where(
+                Conversation.id == conversation.id,
+                or_(Conversation.last_inbound_at.is_(None), Conversation.last_inbound_at < sent_at),
+            )
+            .values(last_inbound_at=sent_at)
+        )
+        _link_lead(tenant, conversation, inbound, sent_at)
+        arm = business.is_active and _arm(conversation.id, now)
+        db_session.flush()
+        message_id = message.id
+        db_session.commit()
+    except IntegrityError:
+        db_session.rollback()
+        return Ingested(duplicate=True)
+    return Ingested(duplicate=False, conversation_id=conversation.id, message_id=message_id, arm_reply=arm)
+
+
+def _conversation_for(tenant: TenantId, inbound: InboundMessage, now: datetime) -> Conversation:
+    """The customer's conversation: by phone, else by WhatsApp user id; merged when both appear."""
+    by_phone = by_user = None
+    if inbound.customer_phone:
+        by_phone = _find_conversation(tenant, inbound.customer_phone)
+    if inbound.customer_user_id:
+        by_user = db_session.scalar(
+            select(Conversation).where(
+                Conversation.business_id == tenant, Conversation.customer_user_id == inbound.customer_user_id
+            )
+        )
+    conversation = by_phone or by_user
+    if conversation is not None:
+        if inbound.customer_phone and conversation.customer_phone is None:
+            # The customer showed the number: the username conversation becomes the phone one.
+            conversation.customer_phone = inbound.customer_phone
+            conversation.customer_key = inbound.customer_phone
+        if inbound.customer_user_id and not conversation.customer_user_id:
+            conversation.customer_user_id = inbound.customer_user_id
+        if inbound.customer_name and not conversation.customer_name:
+            conversation.customer_name = inbound.customer_name
+        return conversation
+    key = inbound.customer_phone or inbound.customer_user_id
+    if not key:
+        raise ValueError(f"message {inbound.provider_message_id} names no sender")
+    conversation = Conversation(
+        business_id=tenant,
+        customer_key=key,
+        customer_phone=inbound.customer_phone,
+        customer_user_id=inbound.customer_user_id,
+        customer_name=inbound.customer_name,
+        provider=inbound.provider.value,
+        business_address=inbound.business_address,
+        last_message_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with db_session.begin_nested():
+            db_session.add(conversation)
+    except IntegrityError:  # the same customer's other message created it a moment ago
+        found = _find_conversation(tenant, key)
+        if found is None:
+            raise
+        return found
+    return conversation
+
+
+def _find_conversation(tenant: TenantId, key: str) -> Conversation | None:
+    return db_session.scalar(
+        select(Conversation).where(Conversation.business_id == tenant, Conversation.customer_key == key)
+    )
+
+
+def _link_lead(tenant: TenantId, conversation: Conversation, inbound: InboundMessage, at: datetime) -> None:
+    """The sender becomes (or updates) a lead; the timeline says so once per conversation."""
+    if not conversation.customer_phone:
+        return  # a username without a number: no lead until the number appears
+    lead, _created = leads.upsert_from_channel(
+        tenant,
+        conversation.customer_phone,
+        LeadSource.whatsapp,
+        full_name=inbound.customer_name or None,
+        inbound_at=at,
+    )
+    db_session.flush()
+    if conversation.lead_id != lead.id:
+        conversation.lead_id = lead.id
+        leads.record_event(
+            lead,
+            LeadEventKind.conversation_linked,
+            data={"conversation_id": conversation.id, "provider": inbound.provider.value},
+        )
+
+
+def _arm(conversation_id: int, now: datetime) -> bool:
+    """Mark the conversation as needing an AI reply; True when this call armed it (schedule the job)."""
+    result = db_session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.ai_paused.is_(False),
+            or_(Conversation.reply_armed_at.is_(None), Conversation.reply_armed_at < now - STALE_ARM),
+        )
+        .values(reply_armed_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def ingest_status(business_id: int | None, status: StatusUpdate) -> bool:
+    """Record one delivery status once and apply it; returns False for a duplicate."""
+    message = db_session.scalar(
+        select(Message).where(
+            Message.provider == status.provider.value, Message.provider_message_id == status.message_ref
+        )
+    )
+    db_session.add(
+        InboundEvent(
+            provider=status.provider.value,
+            provider_message_id=f"{status.message_ref}:{status.raw_status}"[:200],
+            kind="status",
+            business_id=message.business_id if message else business_id,
+            message_ref=status.message_ref,
+            status=status.status,
+            error_code=status.error_code,
+            error_message=status.error_message,
+            processed=message is not None or status.status is None,
+        )
+    )
+    try:
+        db_session.flush()
+        if message is not None and status.status is not None:
+            apply_status(message, status.status, status.error_code, status.error_message)
+        db_session.commit()
+    except IntegrityError:
+        db_session.rollback()
+        return False
+    return True
+
+
+def apply_status(message: Message, status: str, error_code: str | None, error_message: str | None) -> bool:
+    """Move a message's delivery status forward only; True when it changed."""
+    current = DELIVERY_RANK.get(message.status, -1)
+    if DELIVERY_RANK.get(status, -1) <= current:
+        return False
+    message.status = status
+    message.status_at = utcnow()
+    if status == Delivery.failed.value:
+        message.error_code = error_code
+        known = _error_text(error_code)
+        both = f"{known} ({error_message})" if known and error_message else None
+        message.error_message = both or known or error_message
+    return True
+
+
+def apply_early_statuses(message: Message) -> None:
+    """Statuses that arrived before we stored the provider's id for this message."""
+    if not message.provider_message_id:
+        return
+    early = db_session.scalars(
+        select(InboundEvent).where(
+            InboundEvent.provider == message.provider,
+            InboundEvent.message_ref == message.provider_message_id,
+            InboundEvent.processed.is_(False),
+        )
+    ).all()
+    for event in early:
+        if event.status:
+            apply_status(message, event.status, event.error_code, event.error_message)
+        event.processed = True
+        event.business_id = message.business_id
+
+
+def _error_text(code: str | None) -> str | None:
+    known = {
+        "63016": "Outside the 24-hour window: send an approved template.",
+        "131047": "Outside the 24-hour window: send an approved template.",
+        "131026": "The message could not be delivered to this number.",
+        "130429": "Rate limited by WhatsApp.",
+    }
+    return known.get(code or "")
+
+
+# ---------------------------------------------------------------- the inbox
+
+
+@dataclass
+class ConversationFilters:
+    unread: bool | None = None
+    ai_paused: bool | None = None
+    failed: bool | None = None
+    q: str | None = None
+    lead_id: int | None = None
+
+
+def _scoped(tenant: TenantId) -> Select[Conversation]:
+    return select(Conversation).where(Conversation.business_id == tenant)
+
+
+def get_conversation(tenant: TenantId, conversation_id: int) -> Conversation:
+    """Another business's conversation is 'not found': existence does not leak."""
+    conversation = db_session.scalar(_scoped(tenant).where(Conversation.id == conversation_id))
+    if conversation is None:
+        raise NotFound("conversation", conversation_id)
+    return conversation
+
+
+def _has_failed() -> Exists:
+    return exists().where(
+        Message.business_id == Conversation.business_id,
+        Message.conversation_id == Conversation.id,
+        Message.status == Delivery.failed.value,
+    )
+
+
+def list_conversations(
+    tenant: TenantId, filters: ConversationFilters, cursor: str | None, limit: int
+) -> tuple[list[Conversation], str | None]:
+    stmt = _scoped(tenant)
+    if filters.unread is not None:
+        stmt = stmt.where(Conversation.unread_count > 0 if filters.unread else Conversation.unread_count == 0)
+    if filters.ai_paused is not None:
+        stmt = stmt.where(Conversation.ai_paused.is_(filters.ai_paused))
+    if filters.failed is not None:
+        stmt = stmt.where(_has_failed() if filters.failed else ~_has_failed())
+    if filters.lead_id is not None:
+        stmt = stmt.where(Conversation.lead_id == filters.lead_id)
+    if filters.q and filters.q.strip():
+        text = filters.q.strip()
+        digits = "".join(ch for ch in text if ch.isdigit())
+        pattern = f"%{text.lower()}%"
+        conditions = [
+            func.lower(Conversation.customer_name).like(pattern),
+            Conversation.last_preview.like(f"%{text}%"),
+        ]
+        if len(digits) >= 3:
+            local = digits[1:] if digits.startswith("0") else digits  # 050-... finds +97250...
+            conditions.append(Conversation.customer_phone.like(f"%{local}%"))
+        stmt = stmt.where(or_(*conditions))
+    if cursor:
+        at, last_id = _decode_cursor(cursor)
+        stmt = stmt.where(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(at, last_id))
+    rows = list(
+        db_session.scalars(
+            stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)
+        )
+    )
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def failed_conversation_ids(tenant: TenantId, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    rows = db_session.scalars(
+        select(Message.conversation_id)
+        .where(
+            Message.business_id == tenant,
+            Message.conversation_id.in_(ids),
+            Message.status == Delivery.failed.value,
+        )
+        .distinct()
+    )
+    return set(rows)
+
+
+def _encode_cursor(conversation: Conversation) -> str:
+    raw = json.dumps([conversation.last_message_at.isoformat(), conversation.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        at, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(at), int(last_id)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise ValidationFailed(
+            [{"field": "cursor", "message": "not a cursor of this listing", "type": "value"}]
+        ) from exc
+
+
+def messages_page(
+    conversation: Conversation, before_id: int | None, limit: int
+) -> tuple[list[Message], int | None]:
+    """The newest `limit` messages (before `before_id`), oldest first; and the cursor for older ones."""
+    stmt = select(Message).where(
+        Message.business_id == conversation.business_id, Message.conversation_id == conversation.id
+    )
+    if before_id is not None:
+        stmt = stmt.where(Message.id < before_id)
+    rows = list(db_session.scalars(stmt.order_by(Message.id.desc()).limit(limit + 1)))
+    older = rows[limit - 1].id if len(rows) > limit else None
+    return list(reversed(rows[:limit])), older
+
+
+def set_paused(ctx: RequestContext, tenant: TenantId, conversation_id: int, paused: bool) -> Conversation:
+    conversation = get_conversation(tenant, conversation_id)
+    if conversation.ai_paused == paused:
+        return conversation
+    conversation.ai_paused = paused
+    conversation.paused_at = utcnow() if paused else None
+    conversation.paused_by_id = ctx.user_id if paused else None
+    now = utcnow()
+    arm = False
+    if paused:
+        conversation.reply_armed_at = None
+    elif _unanswered_exists(conversation) and within_window(conversation, now):
+        # Back to the AI: what the customer wrote since the last answer gets one.
+        db_session.flush()
+        arm = _arm(conversation.id, now)
+    db_session.commit()
+    if arm:
+        from server.whatsapp import replies
+
+        replies.schedule_reply(conversation.id)
+    return conversation
+
+
+def _unanswered_exists(conversation: Conversation) -> bool:
+    return bool(
+        db_session.scalar(
+            select(
+                exists().where(
+                    Message.conversation_id == conversation.id,
+                    Message.direction == Direction.inbound.value,
+                    Message.id > conversation.answered_through_id,
+                )
+            )
+        )
+    )
+
+
+def mark_read(tenant: TenantId, conversation_id: int) -> Conversation:
+    conversation = get_conversation(tenant, conversation_id)
+    conversation.unread_count = 0
+    conversation.last_read_at = utcnow()
+    db_session.commit()
+    return conversation
+
+
+# ---------------------------------------------------------------- sends from people
+
+
+def within_window(conversation: Conversation | None, now: datetime) -> bool:
+    return bool(conversation and conversation.last_inbound_at and now - conversation.last_inbound_at < WINDOW)
+
+
+def template_route(conversation_id: int) -> str:
+    return f"POST /api/conversations/{conversation_id}/template"
+
+
+def send_text(ctx: RequestContext, tenant: TenantId, conversation_id: int, text: str) -> Message:
+    conversation = get_conversation(tenant, conversation_id)
+    return _queue_text(ctx, conversation, text)
+
+
+def send_text_to_lead(ctx: RequestContext, tenant: TenantId, lead_id: int, text: str) -> Message:
+    """POST /api/leads/<id>/whatsapp: free text to the lead's WhatsApp, inside the 24-hour window."""
+    lead = leads.get_lead(tenant, lead_id)
+    conversation = conversation_for_lead(tenant, lead)
+    return _queue_text(ctx, conversation, text)
+
+
+def conversation_for_lead(tenant: TenantId, lead: Lead) -> Conversation:
+    """The lead's conversation, opened on the business's WhatsApp channel if there is none yet."""
+    conversation = db_session.scalar(
+        _scoped(tenant).where(Conversation.lead_id == lead.id).order_by(Conversation.last_message_at.desc())
+    )
+    if conversation is None and lead.phone:
+        conversation = _find_conversation(tenant, lead.phone)
+    if conversation is not None:
+        return conversation
+    if not lead.phone:
+        raise Conflict("lead_has_no_phone", f"Lead {lead.id} has no phone number to write to on WhatsApp.")
+    business = db_session.get(Business, tenant)
+    channel = _channel_of(business) if business else None
+    if channel is None:
+        raise Conflict(
+            "whatsapp_not_configured",
+            "This business has no WhatsApp number yet (an admin sets whatsapp_numbers or Meta's number).",
+        )
+    now = utcnow()
+    conversation = Conversation(
+        business_id=tenant,
+        customer_key=lead.phone,
+        customer_phone=lead.phone,
+        customer_name=lead.full_name,
+        lead_id=lead.id,
+        provider=channel[0].value,
+        business_address=channel[1],
+        last_message_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with db_session.begin_nested():
+            db_session.add(conversation)
+    except IntegrityError:
+        found = _find_conversation(tenant, lead.phone)
+        if found is None:
+            raise
+        return found
+    leads.record_event(lead, LeadEventKind.conversation_linked, data={"conversation_id": conversation.id})
+    db_session.commit()
+    return conversation
+
+
+def _channel_of(business: Business) -> tuple[Provider, str] | None:
+    if business.meta_phone_number_id and business.meta_access_token_encrypted:
+        return Provider.meta, business.meta_phone_number_id
+    numbers = business.numbers_of(NumberKind.whatsapp)
+    if numbers:
+        return Provider.twilio, numbers[0]
+    return None
+
+
+def _queue_text(ctx: RequestContext, conversation: Conversation, text: str) -> Message:
+    now = utcnow()
+    if not within_window(conversation, now):
+        last = conversation.last_inbound_at
+        raise Conflict(
+            "outside_24h_window",
+            (
+                f"The customer last wrote at {last.isoformat()}, more than 24 hours ago"
+                if last
+                else "The customer has not written on WhatsApp yet"
+            )
+            + f": free text is not allowed; send an approved template: {template_route(conversation.id)}.",
+            conversation_id=conversation.id,
+            last_inbound_at=last.isoformat() if last else None,
+            template_route=template_route(conversation.id),
+            template_body={"name": "<template name>", "language": "he", "params": []},
+        )
+    message = _new_outbound(ctx, conversation, kind="text", text=text, now=now)
+    # A person answered: what the customer wrote so far needs no AI reply.
+    latest = db_session.scalar(
+        select(func.max(Message.id)).where(
+            Message.conversation_id == conversation.id, Message.direction == Direction.inbound.value
+        )
+    )
+    conversation.answered_through_id = max(conversation.answered_through_id, latest or 0)
+    return _commit_and_deliver(ctx, conversation, message)
+
+
+def send_template(
+    ctx: RequestContext, tenant: TenantId, conversation_id: int, name: str, language: str, params: list[str]
+) -> Message:
+    """An approved template: allowed at any time (Twilio: `name` is the Content SID, HX...)."""
+    conversation = get_conversation(tenant, conversation_id)
+    if conversation.provider == Provider.twilio.value and not name.startswith("HX"):
+        raise ValidationFailed(
+            [{"field": "name", "message": "on Twilio a template is its Content SID (HX...)", "type": "value"}]
+        )
+    preview = f"[{name}] " + " | ".join(params) if params else f"[{name}]"
+    message = _new_outbound(
+        ctx,
+        conversation,
+        kind="template",
+        text=preview,
+        now=utcnow(),
+        template={"name": name, "language": language, "params": params},
+    )
+    return _commit_and_deliver(ctx, conversation, message)
+
+
+def _new_outbound(
+    ctx: RequestContext | None,
+    conversation: Conversation,
+    *,
+    kind: str,
+    text: str,
+    now: datetime,
+    template: dict[str, Any] | None = None,
+    author: Author = Author.user,
+) -> Message:
+    message = Message(
+        business_id=conversation.business_id,
+        conversation_id=conversation.id,
+        direction=Direction.outbound.value,
+        author=author.value,
+        sent_by_id=ctx.user_id if ctx else None,
+        provider=conversation.provider,
+        kind=kind,
+        text=text,
+        template=template,
+        status=Delivery.queued.value,
+        created_at=now,
+        status_at=now,
+    )
+    db_session.add(message)
+    conversation.last_message_at = now
+    conversation.last_preview = text[:200]
+    return message
+
+
+def _commit_and_deliver(ctx: RequestContext, conversation: Conversation, message: Message) -> Message:
+    db_session.flush()
+    if conversation.lead_id is not None:
+        lead = db_session.get(Lead, conversation.lead_id)
+        if lead is not None:
+            leads.record_event(
+                lead,
+                LeadEventKind.whatsapp_queued,
+                actor_id=ctx.user_id,
+                text=message.text,
+                data={"conversation_id": conversation.id, "message_id": message.id, "kind": message.kind},
+            )
+    db_session.commit()
+    return message
+
+
+def start_delivery(message_id: int) -> None:
+    """After the commit that queued the message: send it in the background (with retries)."""
+    from server.whatsapp import delivery
+
+    delivery.deliver_message(message_id)
+
+
+def unanswered_inbound(conversation: Conversation) -> list[Message]:
+    return list(
+        db_session.scalars(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.direction == Direction.inbound.value,
+                Message.id > conversation.answered_through_id,
+            )
+            .order_by(Message.id)
+        )
+    )
+
+
+def history(conversation: Conversation, limit: int) -> list[Message]:
+    rows = db_session.scalars(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation.id,
+            or_(
+                Message.direction == Direction.inbound.value,
+                and_(Message.text != "", Message.kind != "ai_reply"),
+            ),
+        )
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(rows)))

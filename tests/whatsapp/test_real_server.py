@@ -1,0 +1,104 @@
+"""Through the real server (gunicorn -k gevent, embedded Huey consumer): the same Twilio delivery
+racing in parallel is processed once, and a burst of messages is answered once, together."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from bench.common import BIN, ROOT, running_server
+from tests.fakes import openai_chat, whatsapp_twilio
+from tests.fakes.whatsapp_http import wait_for
+from tests.whatsapp.conftest import Fakes
+
+EMAIL, PASSWORD = "wa-admin@example.com", "wa-admin-password-123"
+SENDER = "+97235550111"
+
+
+def _setup_business(base: str, database_url: str) -> httpx.Client:
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "server.app", "create-admin", "--email", EMAIL, "--password", PASSWORD],
+        cwd=ROOT,
+        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
+        check=True,
+        capture_output=True,
+    )
+    client = httpx.Client(base_url=base, timeout=10)
+    assert client.post("/api/auth/login", json={"email": EMAIL, "password": PASSWORD}).status_code == 200
+    client.headers["X-CSRFToken"] = client.get("/api/auth/csrf").json()["csrfToken"]
+    business = client.post(
+        "/api/admin/businesses", json={"name": "מספרה", "whatsapp_numbers": [SENDER]}
+    ).json()
+    assert client.post(f"/api/admin/businesses/{business['id']}/impersonate", json={}).status_code == 200
+    prompt = {"calls_prompt": "c", "whatsapp_prompt": "את הנציגה של המספרה."}
+    assert client.put("/api/business/current/prompt", json=prompt).status_code == 200
+    return client
+
+
+def test_parallel_duplicates_and_bursts_on_the_real_server(fakes: Fakes, tmp_path: Path) -> None:
+    for server in (fakes.twilio, fakes.meta, fakes.ai):
+        server.reset()
+    env = {
+        "TWILIO_ACCOUNT_SID": whatsapp_twilio.ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": whatsapp_twilio.AUTH_TOKEN,
+        "TWILIO_API_BASE_URL": fakes.twilio.base,
+        "OPENAI_API_KEY": openai_chat.API_KEY,
+        "OPENAI_BASE_URL": fakes.ai.base_url,
+        "WHATSAPP_REPLY_DEBOUNCE_SECONDS": "0.8",
+        "JOBS_SQLITE_PATH": str(tmp_path / "jobs.db"),
+        "PUBLIC_BASE_URL": "",
+    }
+    with running_server(f"sqlite:///{tmp_path / 'wa.db'}", **env) as (base, database_url):
+        api = _setup_business(base, database_url)
+        url = f"{base}/webhook/whatsapp/twilio"
+
+        # 1. Twilio delivers the same message 20 times at once (retries racing a slow answer).
+        form = whatsapp_twilio.inbound_form("+972501234567", SENDER, "שלום, יש תור היום?")
+        signature = whatsapp_twilio.sign(url, form)
+        barrier = threading.Barrier(20)
+        statuses: list[int] = []
+
+        def deliver() -> None:
+            with httpx.Client(timeout=10) as client:
+                barrier.wait()
+                response = client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+                statuses.append(response.status_code)
+
+        threads = [threading.Thread(target=deliver) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [200] * 20
+        wait_for(lambda: fakes.twilio.sends, timeout=15)
+        time.sleep(2.5)  # room for a duplicate reply to show up, if there were one
+        assert len(fakes.ai.calls) == 1 and len(fakes.twilio.sends) == 1
+        [conversation] = api.get("/api/conversations").json()["items"]
+        messages = api.get(f"/api/conversations/{conversation['id']}").json()["messages"]
+        assert [(m["direction"], m["text"]) for m in messages] == [
+            ("in", "שלום, יש תור היום?"),
+            ("out", "echo: שלום, יש תור היום?"),
+        ]
+        assert messages[1]["provider_message_id"] == fakes.twilio.sends[0].sid
+
+        # 2. Three messages within a second: one AI call that sees all three, one reply.
+        with httpx.Client(timeout=10) as client:
+            for text in ("היי", "אני דנה", "רציתי לקבוע תספורת"):
+                burst = whatsapp_twilio.inbound_form("+972502222222", SENDER, text)
+                response = client.post(
+                    url, data=burst, headers={"X-Twilio-Signature": whatsapp_twilio.sign(url, burst)}
+                )
+                assert response.status_code == 200 and response.elapsed.total_seconds() < 0.5
+                time.sleep(0.2)
+        wait_for(lambda: len(fakes.twilio.sends) == 2, timeout=15)
+        time.sleep(2.5)
+        to = Counter(send.form["To"] for send in fakes.twilio.sends)
+        assert to == {"whatsapp:+972501234567": 1, "whatsapp:+972502222222": 1}
+        assert fakes.twilio.sends[1].body == "echo: היי | אני דנה | רציתי לקבוע תספורת"
+        assert len(fakes.ai.calls) == 2
+        assert fakes.ai.calls[1]["messages"][0]["content"].startswith("את הנציגה של המספרה.")
