@@ -44,10 +44,10 @@ def running_server(database_url: str | None = None, **env: str) -> Iterator[tupl
     port = free_port()
     environment = {**os.environ, "DATABASE_URL": database_url, "PORT": str(port), **env}
     flask = [str(BIN / "flask"), "--app", "server.app"]
-    subprocess.run([*flask, "migrate"], cwd=ROOT, env=environment, check=True, capture_output=True)  # noqa: S603
+    subprocess.run([*flask, "migrate"], cwd=ROOT, env=environment, check=True, capture_output=True)
     log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603
-        ["make", "--no-print-directory", "serve", f"PORT={port}"],  # noqa: S607
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "serve", f"PORT={port}"],
         cwd=ROOT,
         env=environment,
         stdout=log,

@@ -158,7 +158,8 @@ def main() -> None:
 
         print("\nplans:")
         for name, queries in cases.items():
-            compiled = service.listing_statement(tenant, queries[0]).compile(engine, compile_kwargs={"render_postcompile": True})
+            statement = service.listing_statement(tenant, queries[0])
+            compiled = statement.compile(engine, compile_kwargs={"render_postcompile": True})
             prefix = (
                 "EXPLAIN (ANALYZE, BUFFERS) "
                 if engine.dialect.name == "postgresql"

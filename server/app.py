@@ -85,12 +85,18 @@ def _register_blueprints(app: Flask) -> None:
     from server.admin.views import bp as admin_bp
     from server.auth.views import bp as auth_bp
     from server.business.views import bp as business_bp
+    from server.calls.views import bp as calls_bp
     from server.leads.views import bp as leads_bp
+    from server.reminders.views import bp as reminders_bp
     from server.validation import spec
     from server.web.views import bp as web_bp
+    from server.whatsapp.views import bp as whatsapp_bp
+    from server.whatsapp.webhooks import bp as whatsapp_webhooks_bp
 
-    for blueprint in (auth_bp, admin_bp, business_bp, leads_bp):
+    for blueprint in (auth_bp, admin_bp, business_bp, leads_bp, reminders_bp, calls_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(whatsapp_bp)
+    app.register_blueprint(whatsapp_webhooks_bp)
     spec.app = app  # the document is served by web.views.openapi at /api/openapi.json
     app.register_blueprint(web_bp)  # last: its catch-all serves the SPA
 

@@ -63,6 +63,45 @@ class Settings(BaseSettings):
     jobs_embedded_consumer: bool | None = None
     jobs_workers: int = Field(default=8, ge=1, le=200)
 
+    # Twilio / OpenAI (shared): the platform's Twilio account (numbers are bought by the platform and
+    # assigned to businesses), the https origin Twilio sees (signatures are checked against it), the
+    # OpenAI key.
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    public_base_url: str = ""
+    openai_api_key: str = ""
+
+    # Calls (the AI phone agent): the speech AI's WebSocket endpoint, model and voice; "ga" or "beta"
+    # event names; the media WebSocket's implementation ("fast": websockets' sans-I/O protocol on the
+    # raw gevent socket; "flask_sock": flask-sock + simple-websocket, the slower baseline).
+    openai_realtime_url: str = "wss://api.openai.com/v1/realtime"
+    openai_realtime_model: str = "gpt-realtime"
+    openai_realtime_voice: str = "alloy"
+    openai_realtime_protocol: str = Field(default="ga", pattern="^(ga|beta)$")
+    openai_realtime_transcription_model: str = "gpt-4o-mini-transcribe"
+    calls_ws_transport: str = Field(default="fast", pattern="^(fast|flask_sock)$")
+    calls_stream_token_ttl_seconds: int = Field(default=120, ge=5, le=3600)
+    # Exposes GET /internal/calls/stats (live bridges, greenlets, fds, DB connections) for the tests.
+    calls_debug_stats: bool = False
+
+    # WhatsApp (the AI WhatsApp agent): provider API base URLs (tests point them at local fakes), Meta's
+    # app secret (webhook signatures) and verify token, the chat model, the key that encrypts per-business
+    # credentials at rest (Fernet keys, comma-separated, newest first), and how the AI reply is paced.
+    twilio_api_base_url: str = "https://api.twilio.com"
+    meta_app_secret: str = ""
+    meta_verify_token: str = ""
+    meta_graph_base_url: str = "https://graph.facebook.com/v23.0"
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_chat_model: str = "gpt-4.1-mini"
+    data_encryption_key: str = ""
+    # Messages arriving within this many seconds of each other are answered once, together.
+    whatsapp_reply_debounce_seconds: float = Field(default=0.7, ge=0, le=30)
+    # ...but a customer who keeps typing is answered after at most this long.
+    whatsapp_reply_max_wait_seconds: float = Field(default=5.0, ge=0, le=120)
+    whatsapp_ai_history_messages: int = Field(default=20, ge=1, le=200)
+    whatsapp_ai_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    whatsapp_send_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+
     git_commit: str = ""
     built_at: str = ""
 

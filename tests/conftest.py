@@ -28,6 +28,7 @@ from server.settings import AppEnv, Settings
 
 PASSWORD = "correct-horse-battery"
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+TEST_DATA_KEY = "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5LWFiY2RlZmc="  # Fernet, tests only
 
 # Jobs run synchronously, in-process, in the API tests; the e2e tests run the real consumer.
 huey.immediate = True
@@ -62,6 +63,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "secret_key": TEST_SECRET,
         "database_url": database_url,
         "redis_url": "",
+        # WhatsApp: preview/production refuse to start without DATA_ENCRYPTION_KEY (a Fernet key).
+        "data_encryption_key": TEST_DATA_KEY,
     }
     values.update(overrides)
     return Settings(**values)
@@ -124,7 +127,8 @@ class Api:
         elif isinstance(csrf, str):
             headers["X-CSRFToken"] = csrf
         if isinstance(json, bytes):  # a raw body (CSV uploads)
-            return self.client.open(url, method=method, data=json, headers=headers, content_type="text/csv", **kw)
+            kw.setdefault("content_type", "text/csv")
+            return self.client.open(url, method=method, data=json, headers=headers, **kw)
         return self.client.open(url, method=method, json=json, headers=headers, **kw)
 
     def post(self, url: str, json: Any = None, **kw: Any) -> TestResponse:

@@ -304,9 +304,8 @@ def export_csv(scope: service.LeadScope, query: LeadQuery) -> Iterator[str]:
         leads, next_cursor = service.list_leads(scope, page_query)
         missing = {lead.assignee_id for lead in leads if lead.assignee_id and lead.assignee_id not in emails}
         if missing:
-            emails.update(
-                db_session.execute(select(User.id, User.email).where(User.id.in_(missing))).tuples().all()
-            )
+            rows = db_session.execute(select(User.id, User.email).where(User.id.in_(missing)))
+            emails.update({user_id: email for user_id, email in rows})
         for lead in leads:
             values: list[object] = [
                 lead.id,
