@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from bench.common import BIN, ROOT, running_server, summary
 from bench.seed_leads import BENCH_EMAIL, BENCH_PASSWORD
 from server.auth.context import TenantId
+from server.db import make_engine
 from server.leads import service
 from server.leads.schemas import LeadQuery
 
@@ -98,7 +99,7 @@ def main() -> None:
         )
         print(f"seeding took {time.perf_counter() - started:.1f}s in all\n")
 
-    engine = create_engine(args.database_url)
+    engine = make_engine(args.database_url)  # the server's engine settings, for the same SQL
     with engine.connect() as connection:
         tenant = TenantId(
             connection.execute(
