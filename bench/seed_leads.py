@@ -123,7 +123,7 @@ def main() -> None:
                         "INSERT INTO businesses (name, timezone, is_active, created_at, updated_at) "
                         "VALUES (:n, 'Asia/Jerusalem', true, :t, :t) RETURNING id"
                     ),
-                    {"n": name, "t": now if postgres else now.replace(tzinfo=None)},
+                    {"n": name, "t": now if postgres else now.strftime("%Y-%m-%d %H:%M:%S.%f")},
                 ).scalar_one()
             )
         big = ids[0]
@@ -136,7 +136,7 @@ def main() -> None:
                 "e": BENCH_EMAIL,
                 "h": hash_password(BENCH_PASSWORD),
                 "b": big,
-                "t": now if postgres else now.replace(tzinfo=None),
+                "t": now if postgres else now.strftime("%Y-%m-%d %H:%M:%S.%f"),
             },
         )
         plan = [(big, args.big)] + [(bid, args.small) for bid in ids[1:]]
@@ -180,7 +180,8 @@ def main() -> None:
                 batch = []
                 for row in lead_rows(business_id, count, rng, start):
                     b, n, p, v, e, so, st, no, se, c, *_ = row
-                    naive = c.replace(tzinfo=None)
+                    # the text SQLAlchemy writes for a DateTime on SQLite (cursors compare these strings)
+                    naive = c.strftime("%Y-%m-%d %H:%M:%S.%f")
                     batch.append(
                         {
                             "b": b,

@@ -12,7 +12,8 @@ const UsersPage = lazy(() => import('./pages/admin/UsersPage'));
 const AuditPage = lazy(() => import('./pages/admin/AuditPage'));
 const DashboardPage = lazy(() => import('./pages/business/DashboardPage'));
 const PromptsPage = lazy(() => import('./pages/business/PromptsPage'));
-const LeadsPage = lazy(() => import('./pages/business/LeadsPage'));
+const LeadsPage = lazy(() => import('./pages/business/leads/LeadsPage'));
+const LeadPage = lazy(() => import('./pages/business/leads/LeadPage'));
 const CallsPage = lazy(() => import('./pages/business/CallsPage'));
 const InboxPage = lazy(() => import('./pages/business/InboxPage'));
 const NotFoundPage = lazy(() => import('./pages/NotFoundPage'));
@@ -55,6 +56,7 @@ export const router = createBrowserRouter([
               { index: true, element: page(DashboardPage) },
               { path: 'prompts', element: page(PromptsPage) },
               { path: 'leads', element: page(LeadsPage) },
+              { path: 'leads/:leadId', element: page(LeadPage) },
               { path: 'calls', element: page(CallsPage) },
               { path: 'inbox', element: page(InboxPage) },
               { path: '*', element: page(NotFoundPage) },

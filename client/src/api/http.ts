@@ -153,7 +153,7 @@ export function refreshCsrf(): Promise<string> {
   return csrfInFlight;
 }
 
-export type QueryValue = string | number | boolean | null | undefined;
+export type QueryValue = string | number | boolean | null | undefined | readonly (string | number)[];
 export type Query = Record<string, QueryValue>;
 
 export interface RequestOptions {
@@ -162,6 +162,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** false: a 401 is just an error for the caller (the login form's wrong password). */
   redirectOn401?: boolean;
+  /** A body sent as is (a CSV file) instead of JSON, with its own Content-Type. */
+  raw?: { body: Blob | string; contentType: string };
 }
 
 export function buildUrl(path: string, query?: Query): string {
@@ -169,6 +171,11 @@ export function buildUrl(path: string, query?: Query): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
     if (value === undefined || value === null || value === '') continue;
+    if (Array.isArray(value)) {
+      // Repeated keys: ?status=new&status=won
+      for (const item of value as readonly (string | number)[]) params.append(key, String(item));
+      continue;
+    }
     params.append(key, String(value));
   }
   const text = params.toString();
@@ -221,7 +228,7 @@ async function attempt(method: Method, url: string, options: RequestOptions): Pr
   let cookie = readCookie(CSRF_COOKIE);
   let header: string | null = null;
   if (isWrite) {
-    headers['Content-Type'] = 'application/json';
+    headers['Content-Type'] = options.raw?.contentType ?? 'application/json';
     if (cookie === null) {
       const fresh = await refreshCsrf();
       cookie = readCookie(CSRF_COOKIE);
@@ -232,7 +239,8 @@ async function attempt(method: Method, url: string, options: RequestOptions): Pr
     headers[CSRF_HEADER] = header;
   }
   const init: RequestInit = { credentials: 'include', headers, signal: options.signal };
-  if (options.body !== undefined) init.body = JSON.stringify(options.body);
+  if (options.raw) init.body = options.raw.body;
+  else if (options.body !== undefined) init.body = JSON.stringify(options.body);
   const response = await doFetch(method, url, init);
   const payload = await readJson(response);
   return { response, payload, cookie, header };

@@ -10,6 +10,7 @@ import { isAdminMode } from '../session';
 import { Bdi } from './Bdi';
 import { BANNER_HEIGHT, ImpersonationBanner } from './ImpersonationBanner';
 import { useCurrentMe } from './MeContext';
+import { NotificationsBell } from './NotificationsBell';
 import { LoadingState } from './QueryState';
 
 const HEADER_HEIGHT = 56;
@@ -110,6 +111,7 @@ export function AppLayout() {
           </Group>
           <Group gap="sm" wrap="nowrap">
             <WhoAmI me={me} />
+            {adminMode ? null : <NotificationsBell />}
             <LanguageSwitch />
             <Button
               variant="light"

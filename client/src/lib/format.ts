@@ -72,3 +72,19 @@ export function charCount(text: string): number {
   for (const _ of text) count += 1; // eslint-disable-line @typescript-eslint/no-unused-vars
   return count;
 }
+
+/** Israel's wall-clock time of an instant; with the date when it is not today. */
+export function formatTime(value: string | null | undefined, lang = getLang(), now = new Date()): string {
+  if (!value) return '';
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return value;
+  const day = formatter('en-CA', { dateStyle: 'short' });
+  if (day.format(date) === day.format(now)) return formatter(localeOf(lang), { timeStyle: 'short' }).format(date);
+  return formatter(localeOf(lang), { dateStyle: 'short', timeStyle: 'short' }).format(date);
+}
+
+/** A value inside a plain-text sentence (a toast title) kept in its own direction: U+2068 … U+2069
+ *  does for a string what <bdi> does in markup (+972… stays +972… inside Hebrew). */
+export function isolate(text: string): string {
+  return `\u2068${text}\u2069`;
+}

@@ -54,6 +54,54 @@ def expect_rtl_hebrew(page: Any) -> None:
     assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
 
 
+def create_move_and_remind(web: Web, name: str, typed_phone: str, e164: str) -> int:
+    """Leads page → new lead (phone as typed) → its page shows E.164 → board: drag it from "new" to
+    "contacted" → its page: a reminder for tomorrow 09:00 is listed. Returns the lead's id."""
+    page = web.page
+    page.get_by_role("link", name="לידים").click()
+    expect(page).to_have_url(re.compile(r"/app/leads$"))
+    page.get_by_test_id("new-lead").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("שם", exact=True).fill(name)
+    dialog.get_by_test_id("lead-phone").fill(typed_phone)
+    dialog.get_by_test_id("save-lead").click()
+    expect(page).to_have_url(re.compile(r"/app/leads/\d+$"))
+    lead_id = int(page.url.rsplit("/", 1)[1])
+    header = page.locator("main h2").first
+    expect(header).to_have_text(name)
+    expect(page.locator("main bdi").filter(has_text=e164).first).to_be_visible()
+    web.shots.take("lead-created")
+
+    # The board: the card is under "new"; a drag puts it under "contacted" (and the server agrees).
+    page.get_by_role("link", name="חזרה ללידים").click()
+    expect(page.get_by_test_id("leads-table")).to_contain_text(e164)
+    page.get_by_test_id("leads-view").get_by_text("לוח").click()
+    card = page.get_by_test_id(f"board-card-{lead_id}")
+    expect(page.get_by_test_id("board-column-new").get_by_test_id(f"board-card-{lead_id}")).to_be_visible()
+    card.drag_to(page.get_by_test_id("board-column-contacted"))
+    expect(
+        page.get_by_test_id("board-column-contacted").get_by_test_id(f"board-card-{lead_id}")
+    ).to_be_visible()
+    expect(page.get_by_test_id("board-column-new").get_by_test_id(f"board-card-{lead_id}")).to_have_count(0)
+    deadline = time.monotonic() + 10
+    while web.api_get(f"/api/leads/{lead_id}").json()["status"] != "contacted":
+        assert time.monotonic() < deadline, "the move never reached the server"
+        time.sleep(0.2)
+    web.shots.take("board-moved")
+
+    # A reminder on the lead's page, listed with its Israel-time date.
+    page.get_by_test_id(f"board-card-{lead_id}").get_by_role("link").click()
+    expect(page.get_by_test_id("lead-page")).to_be_visible()
+    page.get_by_test_id("reminder-text").fill("לחזור עם הצעת מחיר")
+    page.get_by_test_id("add-reminder").click()
+    reminders = page.get_by_test_id("reminder-list")
+    expect(reminders).to_contain_text("לחזור עם הצעת מחיר")
+    expect(reminders).to_contain_text(re.compile(r"\b9:00\b"))
+    expect(page.get_by_test_id("timeline")).to_contain_text("תזכורת נקבעה")
+    web.shots.take("reminder-set")
+    return lead_id
+
+
 def test_admin_impersonates_a_new_business_and_edits_its_prompts(web: Web, server: Any) -> None:
     page = web.page
     responses: list[tuple[str, str, int]] = []
@@ -161,6 +209,14 @@ def test_admin_impersonates_a_new_business_and_edits_its_prompts(web: Web, serve
     assert (stored["version"], stored["calls_prompt"]) == (3, CALLS_PROMPT)
     web.shots.take("restored")
 
+    # Leads, still impersonating: a lead with an Israeli phone, moved on the board, with a reminder.
+    lead_id = create_move_and_remind(web, "דנה כהן", "050-234-5678", "+972502345678")
+    expect(banner).to_be_in_viewport()
+    lead = web.api_get(f"/api/leads/{lead_id}").json()
+    assert (lead["phone"], lead["status"]) == ("+972502345678", "contacted")
+    reminders = web.api_get(f"/api/leads/{lead_id}/reminders").json()["items"]
+    assert [r["text"] for r in reminders] == ["לחזור עם הצעת מחיר"]
+
     # Exit: back to the admin app, no banner.
     banner.get_by_role("button", name="יציאה").click()
     expect(page).to_have_url(re.compile(r"/admin/businesses$"))
@@ -204,9 +260,9 @@ def test_a_business_user_cannot_reach_admin_pages(web: Web, app: Flask) -> None:
     refused = web.api_get("/api/admin/businesses")
     assert refused.status == 403 and refused.json()["reason"] == "role_mismatch"
 
-    # Pages whose APIs are not built yet say so, with no made-up rows.
+    # The leads page: an empty business says so (no made-up rows).
     page.get_by_role("link", name="לידים").click()
-    expect(page.get_by_test_id("coming-soon")).to_contain_text("בקרוב")
+    expect(page.get_by_test_id("empty-state")).to_contain_text("עוד אין לידים")
     expect_rtl_hebrew(page)
     main_clear_of_navbar(page)
 

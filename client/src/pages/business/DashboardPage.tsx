@@ -1,30 +1,158 @@
-import { Badge, Button, Card, Group, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { Anchor, Badge, Button, Card, Group, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
+
+import { listConversations } from '../../api/conversations';
+import { listLeads } from '../../api/leads';
+import { listReminders } from '../../api/reminders';
+import { useCurrentMe } from '../../components/MeContext';
+import { tenantKey } from '../../session';
 
 import { PageHeader } from '../../components/PageHeader';
 import { ErrorState, LoadingState } from '../../components/QueryState';
 import { Trans } from '../../components/Trans';
 import { Bdi, PhoneList } from '../../components/Bdi';
-import { type MessageKey, useI18n } from '../../i18n';
-import { formatDateTime } from '../../lib/format';
+import { useI18n } from '../../i18n';
+import { formatDateTime, formatTime } from '../../lib/format';
+import { useNow } from '../../lib/useNow';
 import { useCurrentBusiness, usePrompt } from './queries';
 
-function PendingModule({ title, to, link }: { title: MessageKey; to: string; link: MessageKey }) {
+function ReminderCard() {
   const { t } = useI18n();
+  const me = useCurrentMe();
+  const overdue = useQuery({
+    queryKey: tenantKey(me, 'reminders', 'overdue'),
+    queryFn: ({ signal }) => listReminders('overdue', 20, signal),
+    refetchInterval: 60_000,
+  });
+  const today = useQuery({
+    queryKey: tenantKey(me, 'reminders', 'today'),
+    queryFn: ({ signal }) => listReminders('today', 20, signal),
+    refetchInterval: 60_000,
+  });
+  const now = useNow(30_000);
+  const failed = overdue.error ?? today.error;
+  const items = [...(overdue.data?.items ?? []), ...(today.data?.items ?? [])];
   return (
-    <Card withBorder padding="lg" radius="md">
-      <Group justify="space-between" mb="xs">
-        <Text fw={600}>{t(title)}</Text>
-        <Badge variant="light" color="gray">
-          {t('comingSoon.title')}
-        </Badge>
+    <Card withBorder padding="lg" radius="md" data-testid="dashboard-reminders">
+      <Title order={4} mb="sm">
+        {t('dashboard.reminders')}
+      </Title>
+      {overdue.isPending || today.isPending ? (
+        <LoadingState />
+      ) : failed ? (
+        <ErrorState error={failed} onRetry={() => void Promise.all([overdue.refetch(), today.refetch()])} />
+      ) : items.length === 0 ? (
+        <Text size="sm" c="dimmed">
+          {t('dashboard.noReminders')}
+        </Text>
+      ) : (
+        <Stack gap={6}>
+          {items.slice(0, 8).map((r) => {
+            const late = Date.parse(r.due_at) < now;
+            return (
+              <Group key={r.id} justify="space-between" wrap="nowrap" gap={6}>
+                <div style={{ minWidth: 0 }}>
+                  <Anchor component={Link} to={`/app/leads/${r.lead.id}`} size="sm" fw={600}>
+                    {r.lead.full_name || (r.lead.phone ? <Bdi>{r.lead.phone}</Bdi> : `#${r.lead.id}`)}
+                  </Anchor>
+                  {r.text ? (
+                    <Text size="xs" c="dimmed" truncate="end">
+                      {r.text}
+                    </Text>
+                  ) : null}
+                </div>
+                <Badge size="sm" variant="light" color={late ? 'red' : 'indigo'} style={{ flexShrink: 0 }}>
+                  {formatTime(r.due_at)}
+                </Badge>
+              </Group>
+            );
+          })}
+        </Stack>
+      )}
+    </Card>
+  );
+}
+
+function NewLeadsCard() {
+  const { t } = useI18n();
+  const me = useCurrentMe();
+  const leads = useQuery({
+    queryKey: tenantKey(me, 'leads', 'dashboard-new'),
+    queryFn: ({ signal }) => listLeads({ sort: '-created_at' }, undefined, 6, signal),
+  });
+  return (
+    <Card withBorder padding="lg" radius="md" data-testid="dashboard-new-leads">
+      <Group justify="space-between" mb="sm">
+        <Title order={4}>{t('dashboard.newLeads')}</Title>
+        <Anchor component={Link} to="/app/leads" size="sm">
+          {t('dashboard.allLeads')}
+        </Anchor>
       </Group>
-      <Text size="sm" c="dimmed" mb="sm">
-        {t('comingSoon.widget')}
-      </Text>
-      <Button component={Link} to={to} variant="subtle" size="compact-sm">
-        {t(link)}
-      </Button>
+      {leads.isPending ? (
+        <LoadingState />
+      ) : leads.isError ? (
+        <ErrorState error={leads.error} onRetry={() => void leads.refetch()} />
+      ) : leads.data.items.length === 0 ? (
+        <Text size="sm" c="dimmed">
+          {t('dashboard.noLeads')}
+        </Text>
+      ) : (
+        <Stack gap={6}>
+          {leads.data.items.map((lead) => (
+            <Group key={lead.id} justify="space-between" wrap="nowrap" gap={6}>
+              <Anchor component={Link} to={`/app/leads/${lead.id}`} size="sm" truncate="end">
+                {lead.full_name || (lead.phone ? <Bdi>{lead.phone}</Bdi> : `#${lead.id}`)}
+              </Anchor>
+              <Text size="xs" c="dimmed" style={{ flexShrink: 0 }}>
+                {formatDateTime(lead.created_at)}
+              </Text>
+            </Group>
+          ))}
+        </Stack>
+      )}
+    </Card>
+  );
+}
+
+function WaitingCard() {
+  const { t } = useI18n();
+  const me = useCurrentMe();
+  const unread = useQuery({
+    queryKey: tenantKey(me, 'conversations', 'dashboard-unread'),
+    queryFn: ({ signal }) => listConversations({ unread: true }, undefined, signal),
+    refetchInterval: 60_000,
+  });
+  return (
+    <Card withBorder padding="lg" radius="md" data-testid="dashboard-waiting">
+      <Group justify="space-between" mb="sm">
+        <Title order={4}>{t('dashboard.waiting')}</Title>
+        <Anchor component={Link} to="/app/inbox" size="sm">
+          {t('nav.inbox')}
+        </Anchor>
+      </Group>
+      {unread.isPending ? (
+        <LoadingState />
+      ) : unread.isError ? (
+        <ErrorState error={unread.error} onRetry={() => void unread.refetch()} />
+      ) : unread.data.items.length === 0 ? (
+        <Text size="sm" c="dimmed">
+          {t('dashboard.noneWaiting')}
+        </Text>
+      ) : (
+        <Stack gap={6}>
+          {unread.data.items.slice(0, 6).map((c) => (
+            <Group key={c.id} justify="space-between" wrap="nowrap" gap={6}>
+              <Anchor component={Link} to={`/app/inbox?c=${c.id}`} size="sm" truncate="end">
+                {c.customer_name || (c.customer_phone ? <Bdi>{c.customer_phone}</Bdi> : `#${c.id}`)}
+              </Anchor>
+              <Badge size="sm" color="teal">
+                {c.unread_count}
+              </Badge>
+            </Group>
+          ))}
+        </Stack>
+      )}
     </Card>
   );
 }
@@ -82,9 +210,9 @@ export default function DashboardPage() {
         </Card>
       </SimpleGrid>
       <SimpleGrid cols={{ base: 1, md: 3 }}>
-        <PendingModule title="dashboard.reminders" to="/app/leads" link="nav.leads" />
-        <PendingModule title="dashboard.newLeads" to="/app/leads" link="nav.leads" />
-        <PendingModule title="dashboard.waiting" to="/app/inbox" link="nav.inbox" />
+        <ReminderCard />
+        <NewLeadsCard />
+        <WaitingCard />
       </SimpleGrid>
     </Stack>
   );

@@ -1,0 +1,201 @@
+"""The leads CRM in a real browser: a business user's table, duplicate phones, a phone the server keeps
+with a warning, CSV import (dry run with per-row errors, then the real import), bulk status, and the
+notifications bell for a reminder that fired."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from tests.conftest import PASSWORD, make_business, make_user
+from tests.e2e.browser.conftest import Web
+from tests.e2e.browser.test_web_app import expect_rtl_hebrew, sign_in
+
+try:
+    from playwright.sync_api import expect
+except ImportError:
+    expect = None  # type: ignore[assignment]
+
+CSV = (
+    "name,phone,email,status\n"
+    "רונית לוי,052-765-4321,,new\n"
+    "יוסי אברהם,12,,new\n"  # an impossible phone: an error on row 3
+    "בלי פרטים,,,new\n"  # neither phone nor email: an error on row 4
+    "שירה כץ,+972 54 111 2233,shira@example.co.il,contacted\n"
+)
+
+
+def wait_for(check: Any, what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def test_business_user_works_the_leads_table_import_and_bell(web: Web, app: Flask) -> None:
+    with app.app_context():
+        business = make_business("נגריית הדגמה")
+        make_user("owner@carpentry-demo.co.il", "business", business.id)
+    page = web.page
+    web.goto("/app/leads")
+    sign_in(web, "owner@carpentry-demo.co.il", PASSWORD)
+    expect(page).to_have_url(re.compile(r"/app/leads$"))
+    expect(page.get_by_test_id("empty-state")).to_contain_text("עוד אין לידים")
+    expect_rtl_hebrew(page)
+
+    # A lead with a phone typed without dashes.
+    page.get_by_test_id("new-lead").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("שם", exact=True).fill("משה פרץ")
+    dialog.get_by_test_id("lead-phone").fill("0502345678")
+    dialog.get_by_test_id("save-lead").click()
+    expect(page).to_have_url(re.compile(r"/app/leads/\d+$"))
+    first_id = int(page.url.rsplit("/", 1)[1])
+    expect(page.get_by_test_id("lead-page")).to_contain_text("+972502345678")
+
+    # The same number in another format: 409 duplicate_phone, with a link to the lead that has it.
+    page.get_by_role("link", name="חזרה ללידים").click()
+    page.get_by_test_id("new-lead").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("שם", exact=True).fill("משה שוב")
+    dialog.get_by_test_id("lead-phone").fill("+972-50-234-5678")
+    dialog.get_by_test_id("save-lead").click()
+    duplicate = dialog.get_by_test_id("duplicate-phone")
+    expect(duplicate).to_contain_text("כבר יש ליד עם המספר הזה")
+    web.shots.take("duplicate-phone")
+    duplicate.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(rf"/app/leads/{first_id}$"))
+
+    # A possible-but-unassigned number is kept, with a warning on the field.
+    page.get_by_test_id("lead-form").get_by_test_id("lead-phone").fill("059-123-4567")
+    page.get_by_test_id("save-lead-fields").click()
+    expect(page.get_by_test_id("phone-warning")).to_be_visible()
+    expect(page.get_by_test_id("lead-form").get_by_test_id("lead-phone")).to_have_value("+972591234567")
+    web.shots.take("phone-warning")
+
+    # A reminder; when it fires, the bell counts it and opens the lead.
+    page.get_by_test_id("reminder-text").fill("להתקשר אחרי הצהריים")
+    page.get_by_test_id("add-reminder").click()
+    expect(page.get_by_test_id("reminder-list")).to_contain_text("להתקשר אחרי הצהריים")
+    with app.app_context():
+        from server.db import utcnow
+        from server.reminders.firing import fire_due
+
+        assert fire_due(now=utcnow() + timedelta(days=2)) == 1
+    page.reload()
+    expect(page.get_by_test_id("bell-count")).to_contain_text("1")
+    page.get_by_test_id("bell").click()
+    panel = page.get_by_test_id("bell-panel")
+    expect(panel).to_contain_text("להתקשר אחרי הצהריים")
+    web.shots.take("bell")
+    panel.get_by_role("button").filter(has_text="להתקשר אחרי הצהריים").click()
+    expect(page).to_have_url(re.compile(rf"/app/leads/{first_id}$"))
+    wait_for(lambda: web.api_get("/api/notifications").json()["unread_count"] == 0, "still unread")
+
+    # CSV import: the dry run names the rows in error and saves nothing; then the real import.
+    page.get_by_role("link", name="חזרה ללידים").click()
+    page.get_by_test_id("import-leads").click()
+    modal = page.get_by_test_id("import-modal")
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": "leads.csv", "mimeType": "text/csv", "buffer": CSV.encode("utf-8")}]
+    )
+    modal.get_by_test_id("import-check").click()
+    report = modal.get_by_test_id("import-dry-run")
+    expect(report.get_by_test_id("import-rows")).to_have_text("4")
+    expect(report.get_by_test_id("import-created")).to_have_text("2")
+    errors = report.get_by_test_id("import-errors")
+    expect(
+        errors.get_by_role("row").filter(has=page.get_by_role("cell", name="3", exact=True))
+    ).to_have_count(1)
+    expect(
+        errors.get_by_role("row").filter(has=page.get_by_role("cell", name="4", exact=True))
+    ).to_have_count(1)
+    web.shots.take("import-dry-run")
+    assert len(web.api_get("/api/leads").json()["items"]) == 1  # nothing saved by the dry run
+    modal.get_by_test_id("import-run").click()
+    expect(modal.get_by_test_id("import-done").get_by_test_id("import-created")).to_have_text("2")
+    modal.get_by_role("button", name="סגירה").click()
+
+    # The table shows all three; two selected rows move to "qualified" together.
+    table = page.get_by_test_id("leads-table")
+    expect(table).to_contain_text("+972527654321")
+    expect(table).to_contain_text("shira@example.co.il")
+    expect(page.get_by_test_id("leads-loaded")).to_contain_text("3")
+    for name in ("רונית לוי", "שירה כץ"):
+        table.get_by_role("row").filter(has_text=name).get_by_role("checkbox").check()
+    expect(page.get_by_test_id("bulk-bar")).to_contain_text("2 נבחרו")
+    page.get_by_test_id("bulk-status").click()
+    page.get_by_role("option", name="מתאים").click()
+    page.get_by_test_id("bulk-apply").click()
+    expect(table.get_by_role("row").filter(has_text="רונית לוי")).to_contain_text("מתאים")
+    expect(table.get_by_role("row").filter(has_text="שירה כץ")).to_contain_text("מתאים")
+    leads = web.api_get("/api/leads?status=qualified").json()["items"]
+    assert sorted(lead["full_name"] for lead in leads) == ["רונית לוי", "שירה כץ"]
+
+    # Search and status filters land in the URL; export carries the same filters.
+    page.get_by_test_id("lead-search").fill("שירה")
+    expect(page).to_have_url(re.compile(r"q=%D7%A9"))
+    expect(table.get_by_role("row")).to_have_count(2)  # the header and one lead
+    href = page.get_by_test_id("export-leads").get_attribute("href")
+    assert href and href.startswith("/api/leads/export.csv?") and "q=" in href
+    exported = web.api_get(href).text()
+    assert "שירה כץ" in exported and "רונית לוי" not in exported
+    web.shots.take("table-filtered")
+
+    # The board by keyboard: focus a card, an arrow key moves it to the next column.
+    page.get_by_test_id("lead-search").fill("")
+    page.get_by_test_id("leads-view").get_by_text("לוח").click()
+    card = page.get_by_test_id(f"board-card-{first_id}")
+    expect(page.get_by_test_id("board-column-new").get_by_test_id(f"board-card-{first_id}")).to_be_visible()
+    card.focus()
+    page.keyboard.press("ArrowLeft")  # right to left: the next column is on the left
+    expect(
+        page.get_by_test_id("board-column-contacted").get_by_test_id(f"board-card-{first_id}")
+    ).to_be_visible()
+    wait_for(
+        lambda: web.api_get(f"/api/leads/{first_id}").json()["status"] == "contacted",
+        "keyboard move not saved",
+    )
+    web.shots.take("board-keyboard")
+
+
+def test_a_refused_board_move_rolls_back_with_a_toast(web: Web, app: Flask) -> None:
+    with app.app_context():
+        business = make_business("מספרת רולבק")
+        make_user("owner@rollback-demo.co.il", "business", business.id)
+    page = web.page
+    web.goto("/login")
+    sign_in(web, "owner@rollback-demo.co.il", PASSWORD)
+    expect(page).to_have_url(re.compile(r"/app$"))
+    web.goto("/app/leads?view=board")
+    page.get_by_test_id("new-lead").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_test_id("lead-phone").fill("054-555-1212")
+    dialog.get_by_test_id("save-lead").click()
+    expect(page).to_have_url(re.compile(r"/app/leads/\d+$"))
+    lead_id = int(page.url.rsplit("/", 1)[1])
+    web.goto("/app/leads?view=board")
+
+    def refuse(route: Any) -> None:
+        if route.request.method == "PATCH":
+            route.fulfill(
+                status=500,
+                content_type="application/json",
+                body='{"error":"server_error","reason":"internal_error","message":"database unavailable"}',
+            )
+        else:
+            route.continue_()
+
+    page.route(f"**/api/leads/{lead_id}", refuse)
+    page.get_by_test_id(f"move-menu-{lead_id}").click()
+    page.get_by_test_id("move-to-won").click()
+    toast = page.get_by_role("alert").filter(has_text=re.compile(r"ההעברה של \W*\+972545551212\W* נכשלה"))
+    expect(toast).to_contain_text("database unavailable")
+    expect(page.get_by_test_id("board-column-new").get_by_test_id(f"board-card-{lead_id}")).to_be_visible()
+    expect(page.get_by_test_id("board-column-won").get_by_test_id(f"board-card-{lead_id}")).to_have_count(0)
+    web.shots.take("rolled-back")
+    assert web.api_get(f"/api/leads/{lead_id}").json()["status"] == "new"
