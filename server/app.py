@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -19,9 +20,7 @@ from server.settings import Settings, load_settings
 
 def create_app(config: Settings | None = None, **flask_config: Any) -> Flask:
     settings = config or load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(settings.log_level)
     app = Flask(__name__, static_folder=None)
     app.extensions["settings"] = settings
     app.config.update(flask_config)
@@ -79,6 +78,28 @@ def create_app(config: Settings | None = None, **flask_config: Any) -> Flask:
 
     cli.register(app)
     return app
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record is emitted: gunicorn's worker swaps the
+    stream after the app is loaded, and a handler holding the old one went silent."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    if not any(isinstance(h, _CurrentStderrHandler) for h in root.handlers):
+        handler = _CurrentStderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
 
 
 def _register_blueprints(app: Flask) -> None:
