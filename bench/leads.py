@@ -16,7 +16,6 @@ import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -25,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from bench.common import BIN, ROOT, running_server, summary
 from bench.seed_leads import BENCH_EMAIL, BENCH_PASSWORD
+from server import pagination
 from server.auth.context import TenantId
 from server.db import make_engine
 from server.leads import service
@@ -120,7 +120,7 @@ def main() -> None:
         row.created_at if isinstance(row.created_at, datetime) else datetime.fromisoformat(row.created_at)
     )
     created = created.replace(tzinfo=UTC) if created.tzinfo is None else created
-    cursor = service.encode_cursor("-created_at", SimpleNamespace(id=row.id, created_at=created))  # type: ignore[arg-type]
+    cursor = pagination.encode_cursor(created, row.id, scope="-created_at")
     cases = _queries(tenant, cursor)
     print(
         f"database: {engine.dialect.name}; business {tenant} has {total:,} leads; "

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, EmailStr, Field
 
 from server.auth.schemas import Strict, UserOut
 
@@ -128,8 +128,8 @@ class AuditQuery(Strict):
     business_id: int | None = None
     action: str | None = Field(default=None, max_length=64)
     impersonation_id: int | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: AwareDatetime | None = None  # ISO 8601 with a zone: 2026-01-01T00:00:00+02:00
+    until: AwareDatetime | None = None
     before_id: int | None = None
     limit: int = Field(default=50, ge=1, le=500)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from server.auth.schemas import Strict
 
@@ -18,8 +18,8 @@ class CallQuery(Strict):
     # The caller's number, any format (normalised to E.164 before matching).
     from_number: str | None = Field(default=None, max_length=40)
     ai_outcome: list[Literal["pending", "ok", "reconnected", "unreachable", "dropped"]] | None = None
-    started_from: datetime | None = None
-    started_to: datetime | None = None
+    started_from: AwareDatetime | None = None  # ISO 8601 with a zone: 2026-01-01T00:00:00+02:00
+    started_to: AwareDatetime | None = None
     cursor: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=50, ge=1, le=200)
 

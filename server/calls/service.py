@@ -5,18 +5,15 @@ The bridge (server/calls/bridge.py) reaches these through `off_loop()`, never fr
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, select, tuple_
 
+from server import pagination
 from server.auth.context import TenantId
 from server.business.models import Business, BusinessNumber, NumberKind
 from server.business.service import calls_prompt_for
@@ -281,27 +278,6 @@ def get_call(tenant: TenantId, call_id: int) -> Call:
     return call
 
 
-def _encode_cursor(call: Call) -> str:
-    raw = json.dumps([call.started_at.isoformat(), call.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        started, call_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(started), int(call_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "cursor",
-                    "message": "not a cursor of this listing (restart from the first page)",
-                    "type": "value",
-                }
-            ]
-        ) from exc
-
-
 def _filtered(tenant: TenantId, query: CallQuery) -> Select[Call]:
     stmt = select(Call).where(Call.business_id == tenant)
     if query.status:
@@ -327,11 +303,10 @@ def list_calls(tenant: TenantId, query: CallQuery) -> tuple[list[Call], str | No
     """Newest first, keyset-paginated on (started_at, id)."""
     stmt = _filtered(tenant, query)
     if query.cursor:
-        started, last_id = _decode_cursor(query.cursor)
+        started, last_id = pagination.decode_cursor(query.cursor)
         bound = tuple_(bindparam("cursor_at", started, type_=UTCDateTime), bindparam("cursor_id", last_id))
         stmt = stmt.where(tuple_(Call.started_at, Call.id) < bound)
     rows = list(
         db_session.scalars(stmt.order_by(Call.started_at.desc(), Call.id.desc()).limit(query.limit + 1))
     )
-    next_cursor = _encode_cursor(rows[query.limit - 1]) if len(rows) > query.limit else None
-    return rows[: query.limit], next_cursor
+    return pagination.page(rows, query.limit, lambda call: (call.started_at, call.id))

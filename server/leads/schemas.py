@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from server.auth.schemas import Strict
 
@@ -57,8 +57,8 @@ class LeadQuery(Strict):
     tag: str | None = Field(default=None, max_length=50)
     assignee_id: int | None = None
     unassigned: bool | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: AwareDatetime | None = None  # ISO 8601 with a zone: 2026-01-01T00:00:00+02:00
+    created_to: AwareDatetime | None = None
     q: str | None = Field(default=None, max_length=200)
     sort: SortName = "-created_at"
     cursor: str | None = Field(default=None, max_length=200)

@@ -6,9 +6,6 @@ is not impersonating (reads only).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +15,7 @@ from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, tuple
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import with_expression
 
+from server import pagination
 from server.admin import audit
 from server.auth.context import RequestContext, TenantId
 from server.auth.models import Role, User
@@ -153,32 +151,6 @@ _SORTS = {
 }
 
 
-def encode_cursor(sort: str, lead: Lead) -> str:
-    column, _ = _SORTS[sort]
-    value: datetime = getattr(lead, column.key)
-    raw = json.dumps([sort, value.isoformat(), lead.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(sort: str, cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, value, lead_id = json.loads(raw)
-        if cursor_sort != sort:
-            raise ValueError("cursor of another sort order")
-        return datetime.fromisoformat(value), int(lead_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "cursor",
-                    "message": "not a cursor of this listing (restart from the first page)",
-                    "type": "value",
-                }
-            ]
-        ) from exc
-
-
 def search_terms(q: str) -> str:
     """Lower-case text, or just the digits when the query looks like a phone number."""
     text = q.strip().lower()
@@ -220,7 +192,7 @@ def listing_statement(scope: LeadScope, query: LeadQuery) -> Select[Lead]:
     column, descending = _SORTS[query.sort]
     stmt = filtered(scope, query)
     if query.cursor:
-        value, last_id = _decode_cursor(query.sort, query.cursor)
+        value, last_id = pagination.decode_cursor(query.cursor, scope=query.sort)
         key = tuple_(column, Lead.id)
         bound = tuple_(bindparam("cursor_at", value, type_=UTCDateTime), bindparam("cursor_id", last_id))
         stmt = stmt.where(key < bound if descending else key > bound)
@@ -240,8 +212,8 @@ def listing_statement(scope: LeadScope, query: LeadQuery) -> Select[Lead]:
 
 def list_leads(scope: LeadScope, query: LeadQuery) -> tuple[list[Lead], str | None]:
     rows = list(db_session.scalars(listing_statement(scope, query)))
-    next_cursor = encode_cursor(query.sort, rows[query.limit - 1]) if len(rows) > query.limit else None
-    return rows[: query.limit], next_cursor
+    key = _SORTS[query.sort][0].key
+    return pagination.page(rows, query.limit, lambda lead: (getattr(lead, key), lead.id), scope=query.sort)
 
 
 # ---------------------------------------------------------------- writing

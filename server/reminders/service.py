@@ -6,9 +6,6 @@ Every function takes the TenantId the guard resolved. A lead or reminder of anot
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -16,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, func, or_, select, update
 
+from server import pagination
 from server.auth.context import TenantId
 from server.auth.models import Role, User
 from server.business.models import Business
@@ -253,22 +251,6 @@ def window(zone: ZoneInfo, due: DueWindow | None, now: datetime) -> tuple[dateti
     return None, None
 
 
-def _encode_cursor(reminder: Reminder) -> str:
-    raw = json.dumps([_iso(reminder.due_at), reminder.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        due_at, reminder_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        value = datetime.fromisoformat(due_at)
-        if value.tzinfo is None:
-            raise ValueError("naive")
-        return value, int(reminder_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise _invalid("cursor", "not a cursor of this listing (restart from the first page)") from exc
-
-
 @dataclass
 class ReminderPage:
     rows: list[tuple[Reminder, Lead]]
@@ -300,14 +282,14 @@ def list_reminders(
     if query.assignee == "me":
         stmt = stmt.where(or_(Reminder.assignee_id == user_id, Reminder.assignee_id.is_(None)))
     if query.cursor:
-        due_at, last_id = _decode_cursor(query.cursor)
+        due_at, last_id = pagination.decode_cursor(query.cursor)
         stmt = stmt.where(
             or_(Reminder.due_at > due_at, and_(Reminder.due_at == due_at, Reminder.id > last_id))
         )
     result = db_session.execute(stmt.order_by(Reminder.due_at, Reminder.id).limit(query.limit + 1))
     rows = [(reminder, lead) for reminder, lead in result]
-    next_cursor = _encode_cursor(rows[query.limit - 1][0]) if len(rows) > query.limit else None
-    return ReminderPage(rows[: query.limit], next_cursor, zone, start, end)
+    rows, next_cursor = pagination.page(rows, query.limit, lambda row: (row[0].due_at, row[0].id))
+    return ReminderPage(rows, next_cursor, zone, start, end)
 
 
 # ---------------------------------------------------------------- notifications
@@ -329,11 +311,6 @@ def _in_inbox(inbox: Inbox) -> list[Any]:
     return conditions
 
 
-def _encode_notification_cursor(notification: Notification) -> str:
-    raw = json.dumps([_iso(notification.created_at), notification.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def unread_count(inbox: Inbox) -> int:
     return (
         db_session.scalar(select(func.count()).where(*_in_inbox(inbox), Notification.read_at.is_(None))) or 0
@@ -348,7 +325,7 @@ def list_notifications(inbox: Inbox, query: NotificationQuery) -> tuple[list[Not
     elif query.unread is False:
         stmt = stmt.where(Notification.read_at.is_not(None))
     if query.cursor:
-        at, last_id = _decode_cursor(query.cursor)
+        at, last_id = pagination.decode_cursor(query.cursor)
         stmt = stmt.where(
             or_(Notification.created_at < at, and_(Notification.created_at == at, Notification.id < last_id))
         )
@@ -357,8 +334,7 @@ def list_notifications(inbox: Inbox, query: NotificationQuery) -> tuple[list[Not
             stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(query.limit + 1)
         )
     )
-    next_cursor = _encode_notification_cursor(rows[query.limit - 1]) if len(rows) > query.limit else None
-    return rows[: query.limit], next_cursor
+    return pagination.page(rows, query.limit, lambda notification: (notification.created_at, notification.id))
 
 
 def mark_read(inbox: Inbox, notification_id: int, read: bool) -> Notification:

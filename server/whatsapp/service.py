@@ -6,9 +6,6 @@ provider's routing key (the number or phone_number_id the customer wrote to).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +15,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import Exists
 
+from server import pagination
 from server.auth.context import RequestContext, TenantId
 from server.business.models import Business, BusinessNumber, NumberKind
 from server.db import db_session, utcnow
@@ -368,15 +366,14 @@ def list_conversations(
             conditions.append(Conversation.customer_phone.like(f"%{local}%"))
         stmt = stmt.where(or_(*conditions))
     if cursor:
-        at, last_id = _decode_cursor(cursor)
+        at, last_id = pagination.decode_cursor(cursor)
         stmt = stmt.where(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(at, last_id))
     rows = list(
         db_session.scalars(
             stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)
         )
     )
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return pagination.page(rows, limit, lambda conversation: (conversation.last_message_at, conversation.id))
 
 
 def failed_conversation_ids(tenant: TenantId, ids: list[int]) -> set[int]:
@@ -392,21 +389,6 @@ def failed_conversation_ids(tenant: TenantId, ids: list[int]) -> set[int]:
         .distinct()
     )
     return set(rows)
-
-
-def _encode_cursor(conversation: Conversation) -> str:
-    raw = json.dumps([conversation.last_message_at.isoformat(), conversation.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        at, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(at), int(last_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise ValidationFailed(
-            [{"field": "cursor", "message": "not a cursor of this listing", "type": "value"}]
-        ) from exc
 
 
 def messages_page(
