@@ -28,7 +28,9 @@ def _cursor(*parts: object) -> str:
 
 @pytest.mark.parametrize(("who", "url", "field"), DATE_FILTERS)
 @pytest.mark.parametrize("value", ["2026-01-01", "2026-01-01T00:00:00", "yesterday"])
-def test_a_date_filter_without_a_zone_is_named(world: World, who: str, url: str, field: str, value: str) -> None:
+def test_a_date_filter_without_a_zone_is_named(
+    world: World, who: str, url: str, field: str, value: str
+) -> None:
     response = world.as_(who).get(url, query_string={field: value})
     assert response.status_code == 422, response.get_json()
     body = response.get_json()
