@@ -10,7 +10,8 @@ PASSWORD=${3:?usage: scripts/smoke.sh BASE EMAIL PASSWORD [BUSINESS_ID]}
 BUSINESS_ID=${4:-1}
 JAR=$(mktemp)
 BODY=$(mktemp)
-trap 'rm -f "$JAR" "$BODY"' EXIT
+OLD_JAR=$(mktemp)
+trap 'rm -f "$JAR" "$BODY" "$OLD_JAR"' EXIT
 PY=$(command -v python3 || command -v python)
 
 json_field() { "$PY" -c 'import sys,json; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$BODY" "$1"; }
@@ -58,6 +59,10 @@ step "read prompts back" 200 "$BASE/api/business/current/prompt"
   || { echo "FAIL  the saved prompts did not read back"; cat "$BODY"; exit 1; }
 
 step "exit impersonation" 200 -H "X-CSRFToken: $TOKEN" -X POST "$BASE/api/admin/impersonate/exit"
+step "the session works before logout" 200 "$BASE/api/auth/me"
+cp "$JAR" "$OLD_JAR"  # logout makes curl drop the cookie; replay a copy, as a thief would
 step "logout" 200 -X POST "$BASE/api/auth/logout"
-step "the old cookie no longer works" 401 "$BASE/api/auth/me"
+status=$(curl -sS -o "$BODY" -w '%{http_code}' -b "$OLD_JAR" "$BASE/api/auth/me")
+[ "$status" = "401" ] || { echo "FAIL  the cookie from before logout still works ($status)"; cat "$BODY"; exit 1; }
+echo "ok    the cookie from before logout no longer works ($status)"
 echo "smoke test passed against $BASE"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from server.admin import audit
-from server.admin.models import Impersonation
+from server.admin.models import AuditEntry, Impersonation
 from server.auth.context import RequestContext
+from server.auth.models import User
 from server.business.models import Business
 from server.db import db_session, utcnow
 from server.errors import Conflict, NotFound
@@ -25,8 +26,10 @@ def start(
             "business_inactive",
             f"Business {business_id} is deactivated; reactivate it before impersonating it.",
         )
+    replaced = _open_for_session(ctx.session_id)
+    if replaced is not None:
+        end(replaced, "replaced", ctx)
     now = utcnow()
-    _end_open(ctx.session_id, "replaced")
     record = Impersonation(
         actor_id=ctx.user_id,
         business_id=business.id,
@@ -54,61 +57,65 @@ def exit_(ctx: RequestContext) -> Impersonation | None:
     record = active_for_session(ctx.session_id)
     if record is None:
         return None
-    record.ended_at = utcnow()
-    record.ended_reason = "exit"
-    audit.record(
-        ctx,
-        "impersonation.end",
-        business_id=record.business_id,
-        target_type="business",
-        target_id=record.business_id,
-        details={"ended_reason": "exit"},
-    )
+    end(record, "exit", ctx)
     db_session.commit()
     return record
 
 
 def active_for_session(session_id: str) -> Impersonation | None:
-    record = db_session.scalar(
-        select(Impersonation).where(Impersonation.session_id == session_id, Impersonation.ended_at.is_(None))
-    )
+    record = _open_for_session(session_id)
     if record is None or record.expires_at <= utcnow():
         return None
     return record
 
 
-def expire_for_session(session_id: str) -> None:
+def expire_for_session(session_id: str, ip: str | None, request_id: str) -> None:
     """Close an impersonation whose time ran out (called by the guard when it notices)."""
-    record = db_session.scalar(
-        select(Impersonation).where(Impersonation.session_id == session_id, Impersonation.ended_at.is_(None))
-    )
+    record = _open_for_session(session_id)
     if record is None:
         return
-    record.ended_at = utcnow()
-    record.ended_reason = "expired"
-    entry = audit.record(
-        None,
-        "impersonation.expired",
-        business_id=record.business_id,
-        target_type="business",
-        target_id=record.business_id,
-    )
-    entry.actor_id = record.actor_id
-    entry.impersonation_id = record.id
+    entry = end(record, "expired")
+    entry.ip, entry.request_id = ip, request_id
     db_session.commit()
 
 
-def end_for_business(business_id: int, ended_reason: str) -> None:
-    db_session.execute(
-        update(Impersonation)
-        .where(Impersonation.business_id == business_id, Impersonation.ended_at.is_(None))
-        .values(ended_at=utcnow(), ended_reason=ended_reason)
+def end_for_session(session_id: str, ended_reason: str) -> None:
+    """The session is ending (logout, sessions revoked): so is its impersonation. Does not commit."""
+    record = _open_for_session(session_id)
+    if record is not None:
+        end(record, ended_reason)
+
+
+def end_for_business(business_id: int, ended_reason: str, ctx: RequestContext) -> None:
+    still_open = Impersonation.business_id == business_id, Impersonation.ended_at.is_(None)
+    for record in list(db_session.scalars(select(Impersonation).where(*still_open))):
+        end(record, ended_reason, ctx)
+
+
+def end(record: Impersonation, ended_reason: str, ctx: RequestContext | None = None) -> AuditEntry:
+    """Every way an impersonation ends leaves an audit row; without a request context (expiry, a
+    revoked session) the row names the impersonator."""
+    record.ended_at = utcnow()
+    record.ended_reason = ended_reason
+    entry = audit.record(
+        ctx,
+        "impersonation.expired" if ended_reason == "expired" else "impersonation.end",
+        business_id=record.business_id,
+        target_type="business",
+        target_id=record.business_id,
+        details={"ended_reason": ended_reason},
     )
+    if ctx is not None and ctx.user_id != record.actor_id:
+        entry.details = {**entry.details, "impersonator_id": record.actor_id}
+    elif ctx is None:
+        actor = db_session.get(User, record.actor_id)
+        entry.actor_id = record.actor_id
+        entry.actor_email, entry.actor_role = (actor.email, actor.role) if actor else (None, None)
+    entry.impersonation_id = record.id
+    return entry
 
 
-def _end_open(session_id: str, ended_reason: str) -> None:
-    db_session.execute(
-        update(Impersonation)
-        .where(Impersonation.session_id == session_id, Impersonation.ended_at.is_(None))
-        .values(ended_at=utcnow(), ended_reason=ended_reason)
+def _open_for_session(session_id: str) -> Impersonation | None:
+    return db_session.scalar(
+        select(Impersonation).where(Impersonation.session_id == session_id, Impersonation.ended_at.is_(None))
     )

@@ -99,7 +99,7 @@ def update_business(ctx: RequestContext, business_id: int, data: BusinessPatchIn
     if data.whatsapp_numbers is not None:
         _set_numbers(business, NumberKind.whatsapp, data.whatsapp_numbers, "whatsapp_numbers")
     if data.is_active is not None and data.is_active != business.is_active:
-        _set_active(business, data.is_active)
+        _set_active(ctx, business, data.is_active)
     _flush_or_conflict()
     audit.record(
         ctx,
@@ -116,7 +116,7 @@ def update_business(ctx: RequestContext, business_id: int, data: BusinessPatchIn
 def deactivate_business(ctx: RequestContext, business_id: int) -> Business:
     business = get_business(business_id)
     if business.is_active:
-        _set_active(business, False)
+        _set_active(ctx, business, False)
         audit.record(
             ctx,
             "business.deactivate",
@@ -128,13 +128,13 @@ def deactivate_business(ctx: RequestContext, business_id: int) -> Business:
     return business
 
 
-def _set_active(business: Business, active: bool) -> None:
+def _set_active(ctx: RequestContext, business: Business, active: bool) -> None:
     business.is_active = active
     if not active:
         # Its users are signed out and nobody keeps acting for it.
         for user_id in db_session.scalars(select(User.id).where(User.business_id == business.id)):
             auth_service.revoke_all_sessions(user_id)
-        impersonation.end_for_business(business.id, "business_deactivated")
+        impersonation.end_for_business(business.id, "business_deactivated", ctx)
 
 
 def _set_numbers(business: Business, kind: NumberKind, raw_numbers: Sequence[str], field: str) -> None:

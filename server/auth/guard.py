@@ -125,7 +125,7 @@ def _load_context() -> tuple[RequestContext | None, str]:
         active = impersonation.active_for_session(session_id)
         if active is None or role not in PLATFORM_ROLES:
             g.impersonation_expired_business = session.get("impersonated_tenant_id")
-            impersonation.expire_for_session(session_id)
+            impersonation.expire_for_session(session_id, request.remote_addr, g.get("request_id", "-"))
             session.pop("impersonating", None)
             session.pop("impersonated_tenant_id", None)
             impersonating, tenant_id = False, own_tenant

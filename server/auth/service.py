@@ -8,8 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from server.admin import audit
-from server.admin.models import Impersonation
+from server.admin import audit, impersonation
 from server.auth.models import User, UserSession
 from server.auth.passwords import (
     burn_verification_time,
@@ -36,8 +35,12 @@ class ClientInfo:
     request_id: str
 
 
-def authenticate(email: str, password: str, lifetime: timedelta, client: ClientInfo) -> UserSession:
-    """Check the credentials and open a session; the same 401 for a wrong email or password."""
+def authenticate(
+    email: str, password: str, lifetime: timedelta, client: ClientInfo, replaces: str | None = None
+) -> UserSession:
+    """Check the credentials and open a session; the same 401 for a wrong email or password.
+
+    `replaces`: the session this browser had until now, revoked so that a copy of its cookie dies too."""
     user = find_user_by_email(email)
     if user is None:
         burn_verification_time(password)
@@ -64,6 +67,8 @@ def authenticate(email: str, password: str, lifetime: timedelta, client: ClientI
         user_agent=(client.user_agent or "")[:300] or None,
     )
     db_session.add(record)
+    if replaces:
+        revoke_session(replaces, ended_reason="login")
     entry = audit.record(
         None, "auth.login", business_id=user.business_id, target_type="user", target_id=user.id
     )
@@ -94,11 +99,7 @@ def revoke_session(session_id: str, ended_reason: str = "logout") -> None:
         .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    db_session.execute(
-        update(Impersonation)
-        .where(Impersonation.session_id == session_id, Impersonation.ended_at.is_(None))
-        .values(ended_at=now, ended_reason=ended_reason)
-    )
+    impersonation.end_for_session(session_id, ended_reason)
 
 
 def revoke_all_sessions(user_id: int) -> int:

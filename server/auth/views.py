@@ -53,6 +53,7 @@ def login() -> MeOut:
             user_agent=request.headers.get("User-Agent"),
             request_id=g.get("request_id", "-"),
         ),
+        replaces=session.get("sid"),
     )
     user = record.user
     # A new session at login: nothing from before (a planted CSRF token, flags) carries over.

@@ -70,6 +70,8 @@ def test_expired_impersonation_is_no_tenant_and_clears_the_flags(world: World, a
     assert me["impersonating"] is False and me["tenant_id"] is None
     expired = api.get("/api/admin/audit?action=impersonation.expired").json["items"]
     assert len(expired) == 1 and expired[0]["actor_id"] == world.admin_id
+    assert expired[0]["actor_email"] == "admin@platform.co.il" and expired[0]["request_id"]
+    assert expired[0]["details"]["ended_reason"] == "expired"
 
 
 def test_ttl_comes_from_settings(world: World, app: Flask, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -86,6 +88,35 @@ def test_switching_business_replaces_the_impersonation(world: World) -> None:
     api = world.as_("admin_as_a")
     assert api.post(f"/api/admin/businesses/{world.business_b}/impersonate").status_code == 200
     assert api.get("/api/business/current").json["id"] == world.business_b
+    ended = _ends(world, world.business_a)
+    assert [row["details"]["ended_reason"] for row in ended] == ["replaced"]
+    assert ended[0]["actor_id"] == world.admin_id
+
+
+def _ends(world: World, business_id: int) -> list[dict]:  # type: ignore[type-arg]
+    rows = world.as_("admin").get(f"/api/admin/audit?business_id={business_id}&action=impersonation.end")
+    return rows.json["items"]
+
+
+def test_every_way_an_impersonation_ends_is_audited(world: World) -> None:
+    """Logout, a password reset (sessions revoked) and deactivating the business end it too."""
+    world.as_("admin_as_a").logout()
+    world.as_("manager").post(f"/api/admin/businesses/{world.business_a}/impersonate")
+    reset = world.as_("admin").post(f"/api/admin/users/{world.manager_id}/reset-password", {})
+    world.as_("admin_as_a")
+    # The manager deactivates the business while the admin impersonates it.
+    manager = world.client()
+    assert manager.login("manager@platform.co.il", reset.json["generated_password"]).status_code == 200
+    assert manager.delete(f"/api/admin/businesses/{world.business_a}").status_code == 200
+    ended = _ends(world, world.business_a)
+    reasons = [row["details"]["ended_reason"] for row in reversed(ended)]
+    assert reasons == ["logout", "sessions_revoked", "business_deactivated"]
+    assert all(row["impersonation_id"] is not None for row in ended)
+    deactivated, revoked, logout = ended
+    assert logout["actor_id"] == world.admin_id and "impersonator_id" not in logout["details"]
+    assert revoked["actor_id"] == world.manager_id  # no request context: the impersonator is named
+    assert deactivated["actor_id"] == world.manager_id and deactivated["request_id"]
+    assert deactivated["details"]["impersonator_id"] == world.admin_id
 
 
 def test_cannot_impersonate_a_missing_or_inactive_business(world: World) -> None:

@@ -80,6 +80,17 @@ def test_logout_kills_the_cookie_even_if_replayed(world: World) -> None:
     assert error_of(replay.get("/api/auth/me")) == (401, "no_session")
 
 
+def test_logging_in_again_ends_the_previous_session_of_this_browser(world: World) -> None:
+    api = world.client()
+    api.login("owner@a-biz.co.il")
+    old = api.client.get_cookie("crm_session").value
+    assert api.login("owner@b-biz.co.il").status_code == 200
+    replay = world.client()
+    replay.client.set_cookie("crm_session", old)
+    assert error_of(replay.get("/api/auth/me")) == (401, "no_session")
+    assert api.get("/api/auth/me").json["user"]["email"] == "owner@b-biz.co.il"
+
+
 def test_logout_ends_only_this_session(world: World) -> None:
     laptop, phone = world.client(), world.client()
     laptop.login("owner@a-biz.co.il")
@@ -123,8 +134,10 @@ def test_login_rate_limited_per_email_with_retry_after(world: World) -> None:
 
 def test_login_rate_limited_per_ip(world: World, app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(app.extensions["settings"], "login_rate_limit_ip", "3 per minute")
-    statuses = [world.client().login(f"user{i}@x.test", "pw").status_code for i in range(4)]
-    assert statuses == [401, 401, 401, 429]
+    responses = [world.client().login(f"user{i}@x.test", "pw") for i in range(4)]
+    assert [r.status_code for r in responses] == [401, 401, 401, 429]
+    assert error_of(responses[-1]) == (429, "rate_limited")
+    assert 0 < int(responses[-1].headers["Retry-After"]) <= 60
 
 
 def test_successful_logins_do_not_count_against_the_email_limit(world: World) -> None:
