@@ -6,21 +6,23 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 from werkzeug.test import TestResponse
 
 from server.admin import service as admin_service
+from server.admin.models import Impersonation
 from server.admin.schemas import BusinessCreateIn, UserCreateIn
 from server.app import create_app
 from server.auth import passwords
 from server.business.models import Business
-from server.db import Base, db_session, get_engine
+from server.db import Base, db_session, get_engine, utcnow
 from server.extensions import limiter
 from server.jobs import huey
 from server.migrate import upgrade_to_head
@@ -181,7 +183,8 @@ class World:
         return Api(self.app.test_client())
 
     def as_(self, who: str) -> Api:
-        """'anonymous', 'admin', 'manager', 'business_a', 'business_b', 'admin_as_a'."""
+        """'anonymous', 'admin', 'manager', 'business_a', 'business_b', 'admin_as_a', and
+        'admin_expired_as_a' (an admin whose impersonation of A has run out)."""
         api = self.client()
         if who == "anonymous":
             api.refresh_csrf()
@@ -189,13 +192,23 @@ class World:
         email = {
             "admin": "admin@platform.co.il",
             "admin_as_a": "admin@platform.co.il",
+            "admin_expired_as_a": "admin@platform.co.il",
             "manager": "manager@platform.co.il",
             "business_a": "owner@a-biz.co.il",
             "business_b": "owner@b-biz.co.il",
         }[who]
         assert api.login(email).status_code == 200
-        if who == "admin_as_a":
-            assert api.post(f"/api/admin/businesses/{self.business_a}/impersonate").status_code == 200
+        if who in ("admin_as_a", "admin_expired_as_a"):
+            started = api.post(f"/api/admin/businesses/{self.business_a}/impersonate")
+            assert started.status_code == 200
+        if who == "admin_expired_as_a":
+            with self.app.app_context():
+                db_session.execute(
+                    update(Impersonation)
+                    .where(Impersonation.actor_id == self.admin_id, Impersonation.ended_at.is_(None))
+                    .values(expires_at=utcnow() - timedelta(seconds=1))
+                )
+                db_session.commit()
         return api
 
 

@@ -14,7 +14,7 @@ from flask import Flask
 
 from tests.conftest import World, error_of
 
-ROLES = ("anonymous", "business_a", "business_b", "manager", "admin", "admin_as_a")
+ROLES = ("anonymous", "business_a", "business_b", "manager", "admin", "admin_as_a", "admin_expired_as_a")
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Route:
     method: str
     url: str
     body: Any = None
-    kind: str = "business"  # "admin" | "business" | "business_or_platform_read"
+    kind: str = "business"  # "admin" | "business" | "business_or_platform_read" | "user"
     expect: dict[str, Any] = field(default_factory=dict)  # per-role overrides
 
 
@@ -36,7 +36,9 @@ ADMIN = {
     "manager": "ok",
     "admin": "ok",
     "admin_as_a": "ok",
+    "admin_expired_as_a": "ok",
 }
+# An expired impersonation is a plain admin again: business routes say no_tenant (and why).
 BUSINESS = {
     "anonymous": (401, "no_session"),
     "business_a": "ok",
@@ -44,12 +46,20 @@ BUSINESS = {
     "manager": (403, "no_tenant"),
     "admin": (403, "no_tenant"),
     "admin_as_a": "ok",
+    "admin_expired_as_a": (403, "no_tenant"),
 }
 # The owner's exception for leads: platform staff read every business's leads without impersonating.
-BUSINESS_OR_PLATFORM_READ = {**BUSINESS, "manager": "ok", "admin": "ok"}
-KINDS = {"admin": ADMIN, "business": BUSINESS, "business_or_platform_read": BUSINESS_OR_PLATFORM_READ}
+BUSINESS_OR_PLATFORM_READ = {**BUSINESS, "manager": "ok", "admin": "ok", "admin_expired_as_a": "ok"}
+USER = {**{role: "ok" for role in ROLES}, "anonymous": (401, "no_session")}
+KINDS = {
+    "admin": ADMIN,
+    "business": BUSINESS,
+    "business_or_platform_read": BUSINESS_OR_PLATFORM_READ,
+    "user": USER,
+}
 
 ROUTES: list[Route] = [
+    Route("GET", "/api/auth/me", kind="user"),
     Route("GET", "/api/admin/businesses", kind="admin"),
     Route("POST", "/api/admin/businesses", {"name": "חדש"}, kind="admin"),
     Route("GET", "/api/admin/businesses/{a}", kind="admin"),
@@ -135,7 +145,7 @@ def test_matrix(world: World, role: str, route: Route, expected: Any) -> None:
 
 def test_matrix_covers_every_api_route(app: Flask) -> None:
     covered = {(r.method, re.sub(r"\{[a-z_]+\}", "<id>", r.url.split("?")[0])) for r in ALL_ROUTES}
-    public = {"/api/auth/login", "/api/auth/logout", "/api/auth/csrf", "/api/auth/me", "/api/openapi.json"}
+    public = {"/api/auth/login", "/api/auth/logout", "/api/auth/csrf", "/api/openapi.json"}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/") or rule.rule in public:
             continue
