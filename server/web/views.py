@@ -7,28 +7,37 @@ from datetime import UTC, datetime
 from functools import cache
 
 from flask import Blueprint, Response, current_app, jsonify, send_from_directory
-from sqlalchemy import text
 
 from server import __version__
 from server.auth.guard import Access, access
-from server.db import get_engine
-from server.errors import error_response
-from server.migrate import head_revisions
+from server.errors import ApiError, error_response
+from server.migrate import database_revisions, head_revisions, known_revisions
 from server.settings import PROJECT_ROOT
-from server.validation import spec
+from server.validation import endpoint, spec
+from server.web.schemas import HealthOut, ReadyOut, VersionOut
 
 bp = Blueprint("web", __name__)
+TAGS = ("health",)
+
+
+class NotReady(ApiError):
+    status = 503
+    error = "not_ready"
+
+
 CLIENT_DIST = PROJECT_ROOT / "client" / "dist"
 
 
 @bp.get("/healthz")
-def healthz() -> Response:
-    return jsonify(status="ok")
+@endpoint(resp=HealthOut, tags=TAGS)
+def healthz() -> HealthOut:
+    return HealthOut(status="ok")
 
 
 @bp.get("/livez")
-def livez() -> Response:
-    return jsonify(status="ok")
+@endpoint(resp=HealthOut, tags=TAGS)
+def livez() -> HealthOut:
+    return HealthOut(status="ok")
 
 
 @cache
@@ -36,32 +45,31 @@ def migration_heads() -> frozenset[str]:
     return frozenset(head_revisions())
 
 
+@cache
+def migration_revisions() -> frozenset[str]:
+    return frozenset(known_revisions())
+
+
 @bp.get("/readyz")
-def readyz() -> Response:
+@endpoint(resp=ReadyOut, tags=TAGS)
+def readyz() -> ReadyOut:
+    """200 only when the database answers and its schema is at this code's migration head."""
     try:
-        with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
-            try:
-                rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
-                current = frozenset(rows)
-            except Exception:  # noqa: BLE001 - no table yet means never migrated
-                current = frozenset()
-    except Exception as exc:  # noqa: BLE001 - any failure to talk to the database is "not ready"
-        return error_response(
-            503, "not_ready", "database_unreachable", f"The database does not answer: {type(exc).__name__}."
-        )
+        current = database_revisions()
+    except Exception as exc:
+        message = f"The database does not answer: {type(exc).__name__}."
+        raise NotReady("database_unreachable", message) from exc
     head = ", ".join(sorted(migration_heads()))
     at = ", ".join(sorted(current)) or None
-    if current != migration_heads():
-        return error_response(
-            503,
-            "not_ready",
-            "schema_behind",
-            f"The database schema is at {at or 'nothing'}, the code needs {head}: run the migrations.",
-            current=at,
-            head=head,
-        )
-    return jsonify(status="ok", schema=at)
+    if current == migration_heads():
+        return ReadyOut(status="ok", schema_revision=at)
+    if current - migration_revisions():
+        # A newer release migrated this database and this (older) code is still serving it.
+        reason, advice = "schema_ahead", "it is newer than this code: deploy the release that migrated it"
+    else:
+        reason, advice = "schema_behind", "run the migrations"
+    message = f"The database schema is at {at or 'nothing'}, the code needs {head}: {advice}."
+    raise NotReady(reason, message, current=at, head=head)
 
 
 @cache
@@ -81,10 +89,11 @@ def _git_commit() -> str:
 
 
 @bp.get("/version")
-def version() -> Response:
+@endpoint(resp=VersionOut, tags=TAGS)
+def version() -> VersionOut:
     settings = current_app.extensions["settings"]
     built_at = settings.built_at or _dist_built_at()
-    return jsonify(version=__version__, commit=settings.git_commit or _git_commit(), built_at=built_at)
+    return VersionOut(version=__version__, commit=settings.git_commit or _git_commit(), built_at=built_at)
 
 
 def _dist_built_at() -> str | None:

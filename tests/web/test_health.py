@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from sqlalchemy import text
 
@@ -15,22 +16,29 @@ def test_health_endpoints(world: World) -> None:
     assert api.get("/healthz").json == {"status": "ok"}
     assert api.get("/livez").status_code == 200
     ready = api.get("/readyz")
-    assert ready.status_code == 200 and ready.json["status"] == "ok"
+    assert ready.status_code == 200 and ready.json["status"] == "ok" and ready.json["schema_revision"]
     version = api.get("/version").json
     assert set(version) == {"version", "commit", "built_at"}
 
 
-def test_readyz_reports_a_schema_behind(app: Flask, database_url: str) -> None:
+@pytest.mark.parametrize(
+    ("at", "reason"),
+    [
+        ("0001", "schema_behind"),  # an old revision of this code: run the migrations
+        ("9999_from_a_newer_release", "schema_ahead"),  # older code serving a newer schema
+    ],
+)
+def test_readyz_reports_a_schema_not_at_head(app: Flask, database_url: str, at: str, reason: str) -> None:
     engine = get_engine()
     with engine.begin() as connection:
         heads = list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
         connection.execute(text("DELETE FROM alembic_version"))
-        connection.execute(text("INSERT INTO alembic_version (version_num) VALUES ('old')"))
+        connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": at})
     try:
         response = app.test_client().get("/readyz")
         assert response.status_code == 503
-        assert response.json["reason"] == "schema_behind"
-        assert response.json["head"] == ", ".join(sorted(heads)) and response.json["current"] == "old"
+        assert response.json["reason"] == reason
+        assert response.json["head"] == ", ".join(sorted(heads)) and response.json["current"] == at
     finally:
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM alembic_version"))
@@ -58,6 +66,8 @@ def test_openapi_describes_the_routes_from_the_models(world: World) -> None:
     assert set(schema["properties"]) == {"calls_prompt", "whatsapp_prompt"}
     assert schema["properties"]["calls_prompt"]["maxLength"] == 20_000
     assert "/api/admin/businesses/{business_id}/impersonate" in doc["paths"]
+    for path in ("/healthz", "/livez", "/readyz", "/version"):
+        assert "get" in doc["paths"][path], path
 
 
 def test_unknown_api_route_and_method_are_json(world: World) -> None:
