@@ -1,9 +1,13 @@
-"""flask --app server.app <command>: migrate, create-admin, ensure-admin, seed-demo."""
+"""flask --app server.app <command>: migrate, create-admin, reset-password, ensure-admin, seed-demo."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from flask import Flask
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from server.admin import service as admin_service
@@ -13,7 +17,9 @@ from server.auth.models import Role, User
 from server.business import service as business_service
 from server.business.models import Business
 from server.db import db_session
+from server.errors import ApiError
 from server.migrate import upgrade_to_head
+from server.validation import pydantic_fields
 
 DEMO_CALLS_PROMPT = (
     "את/ה נציג/ה טלפוני/ת של {business}. ענו בעברית, בנימוס ובקצרה. "
@@ -38,10 +44,30 @@ def register(app: Flask) -> None:
     @click.option("--name", "full_name", default="")
     def create_admin(email: str, password: str, full_name: str) -> None:
         """Create a platform admin."""
-        created = admin_service.create_user(
-            None, UserCreateIn(email=email, password=password, full_name=full_name, role="admin")
-        )
+        with _refusals_as_messages():
+            data = UserCreateIn(email=email, password=password, full_name=full_name, role="admin")
+            created = admin_service.create_user(None, data)
         click.echo(f"admin created: {created.user.email} (id {created.user.id})")
+
+    @app.cli.command("reset-password")
+    @click.option("--email", required=True)
+    @click.option(
+        "--password",
+        default="",
+        help="The new password (at least 10 characters); leave out to generate one, printed once.",
+    )
+    def reset_password(email: str, password: str) -> None:
+        """Set a user's password and sign them out everywhere."""
+        user = db_session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"no user with the email {email}")
+        if password and len(password) < 10:
+            raise click.ClickException("password: at least 10 characters")
+        with _refusals_as_messages():
+            generated = admin_service.reset_password(None, user.id, password or None)
+        click.echo(f"password of {user.email} reset; every session of theirs is signed out")
+        if generated:
+            click.echo(f"  NEW_PASSWORD={generated}  (shown once)")
 
     @app.cli.command("ensure-admin")
     @click.option("--email", default="admin@example.com", show_default=True)
@@ -49,7 +75,10 @@ def register(app: Flask) -> None:
         """Create the first admin if there is none, printing its generated password once."""
         existing = db_session.scalar(select(User).where(User.role == Role.admin.value).limit(1))
         if existing is not None:
-            click.echo(f"admin exists: {existing.email} (reset with: flask --app server.app create-admin)")
+            click.echo(
+                f"admin exists: {existing.email} (forgot the password? "
+                f".venv/bin/flask --app server.app reset-password --email {existing.email})"
+            )
             return
         created = admin_service.create_user(None, UserCreateIn(email=email, role="admin", full_name="Admin"))
         banner = "=" * 64
@@ -87,3 +116,15 @@ def register(app: Flask) -> None:
                 DEMO_WHATSAPP_PROMPT.format(business=business.name),
             )
             click.echo("sample prompts saved")
+
+
+@contextmanager
+def _refusals_as_messages() -> Iterator[None]:
+    """The service's refusals (a taken email, a short password) as one line, not a traceback."""
+    try:
+        yield
+    except ValidationError as exc:
+        fields = "; ".join(f"{f['field']}: {f['message']}" for f in pydantic_fields(exc))
+        raise click.ClickException(fields) from exc
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from exc

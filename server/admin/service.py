@@ -297,7 +297,7 @@ def deactivate_user(ctx: RequestContext, user_id: int) -> User:
     return update_user(ctx, user_id, UserPatchIn(is_active=False))
 
 
-def reset_password(ctx: RequestContext, user_id: int, password: str | None) -> str | None:
+def reset_password(ctx: RequestContext | None, user_id: int, password: str | None) -> str | None:
     """Set a new password (generated when none is given, and then returned once)."""
     user = get_user(user_id)
     _check_may_manage(ctx, target_roles=(Role(user.role),))
