@@ -79,12 +79,11 @@ pytest: $(DEV) client browser
 	$(BIN)/pytest
 
 # The same suite on PostgreSQL (TEST_DATABASE_URL, default: the local server's crm_test database).
+# A PostgreSQL that does not answer fails the run; SKIP_POSTGRES=1 skips it, loudly, on purpose.
 pytest-postgres: $(DEV) client browser
-	@url=$$($(BIN)/python scripts/pg_test_db.py) ; status=$$? ; \
-	if [ $$status -ne 0 ]; then \
-		if [ -n "$$CI" ] || [ -n "$$REQUIRE_POSTGRES" ]; then echo "PostgreSQL is required here but does not answer" >&2; exit 1; fi ; \
-		echo "!! PostgreSQL does not answer: the PostgreSQL run is SKIPPED (set TEST_DATABASE_URL)" >&2 ; exit 0 ; \
-	fi ; \
+	@if [ -n "$$SKIP_POSTGRES" ]; then echo "!! SKIP_POSTGRES is set: the PostgreSQL run is SKIPPED" >&2; exit 0; fi ; \
+	url=$$($(BIN)/python scripts/pg_test_db.py) || { \
+		echo "PostgreSQL does not answer: start it, point TEST_DATABASE_URL at one, or set SKIP_POSTGRES=1" >&2; exit 1; } ; \
 	echo "== the same tests on $$url" ; TEST_DATABASE_URL=$$url $(BIN)/pytest
 
 test: lint typecheck client-test pytest pytest-postgres
