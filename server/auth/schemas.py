@@ -20,6 +20,16 @@ class CsrfOut(BaseModel):
     csrfToken: str  # noqa: N815 - the owner's wire name
 
 
+class UserRef(BaseModel):
+    """Who did something (saved a prompt, moved a lead), as lists show it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    full_name: str
+
+
 class OkOut(BaseModel):
     ok: bool = True
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from server.admin import audit, impersonation
+from server.admin.models import Impersonation
 from server.auth.models import User, UserSession
 from server.auth.passwords import (
     burn_verification_time,
@@ -16,8 +18,17 @@ from server.auth.passwords import (
     needs_rehash,
     verify_password,
 )
+from server.business.models import Business
 from server.db import db_session, utcnow
 from server.errors import Forbidden, Unauthorized
+
+
+def users_by_id(user_ids: Iterable[int | None]) -> dict[int, User]:
+    """One query for the users a list names (actors of a timeline, savers of prompts)."""
+    wanted = {user_id for user_id in user_ids if user_id is not None}
+    if not wanted:
+        return {}
+    return {user.id: user for user in db_session.scalars(select(User).where(User.id.in_(wanted)))}
 
 
 def normalise_email(email: str) -> str:
@@ -90,6 +101,23 @@ def live_session(session_id: str) -> UserSession | None:
     if not record.user.is_active:
         return None
     return record
+
+
+def identity(
+    user_id: int, tenant_id: int | None, impersonation_id: int | None
+) -> tuple[User, Business | None, Impersonation | None]:
+    """Who is asking, the business they act for and their impersonation: what /api/auth/me shows."""
+    user = db_session.get(User, user_id)
+    if user is None:
+        raise Unauthorized("no_session", "Your user no longer exists; log in again.")
+    tenant = db_session.get(Business, tenant_id) if tenant_id is not None else None
+    impersonation_record = db_session.get(Impersonation, impersonation_id) if impersonation_id else None
+    return user, tenant, impersonation_record
+
+
+def log_out(session_id: str) -> None:
+    revoke_session(session_id)
+    db_session.commit()
 
 
 def revoke_session(session_id: str, ended_reason: str = "logout") -> None:

@@ -22,7 +22,6 @@ from server.auth.schemas import (
     UserOut,
 )
 from server.business.models import Business
-from server.db import db_session
 from server.extensions import limiter, login_email_key
 from server.validation import body_of, endpoint
 
@@ -61,7 +60,7 @@ def login() -> MeOut:
     session.permanent = True
     session["sid"] = record.id
     session["user"] = {"id": user.id, "email": user.email, "role": user.role, "tenant_id": user.business_id}
-    return _me(user, None)
+    return _me(*service.identity(user.id, user.business_id, None))
 
 
 @bp.post("/logout")
@@ -70,8 +69,7 @@ def login() -> MeOut:
 def logout() -> OkOut:
     session_id = session.get("sid")
     if session_id:
-        service.revoke_session(session_id)
-        db_session.commit()
+        service.log_out(session_id)
     session.clear()
     return OkOut()
 
@@ -90,10 +88,7 @@ def csrf_token() -> CsrfOut:
 @endpoint(resp=MeOut, tags=("auth",))
 def me() -> MeOut:
     ctx = current_context()
-    user = db_session.get(User, ctx.user_id)
-    assert user is not None  # the guard loaded it a moment ago
-    impersonation = db_session.get(Impersonation, ctx.impersonation_id) if ctx.impersonation_id else None
-    return _me(user, impersonation, ctx.tenant_id)
+    return _me(*service.identity(ctx.user_id, ctx.tenant_id, ctx.impersonation_id))
 
 
 def _brief(business: Business) -> BusinessBrief:
@@ -104,13 +99,11 @@ def user_out(user: User) -> UserOut:
     return UserOut.model_validate(user, from_attributes=True)
 
 
-def _me(user: User, impersonation: Impersonation | None, tenant_id: int | None = None) -> MeOut:
-    tenant_id = tenant_id if tenant_id is not None else user.business_id
-    tenant = db_session.get(Business, tenant_id) if tenant_id is not None else None
+def _me(user: User, tenant: Business | None, impersonation: Impersonation | None) -> MeOut:
     return MeOut(
         user=user_out(user),
         role=user.role,
-        tenant_id=tenant_id,
+        tenant_id=tenant.id if tenant else None,
         tenant=_brief(tenant) if tenant else None,
         impersonating=impersonation is not None,
         impersonation=ImpersonationOut(

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictStr
 
-from server.auth.schemas import Strict
+from server.auth.schemas import Strict, UserRef
 
 PROMPT_MAX_CHARS = 20_000
 
@@ -14,12 +14,6 @@ class PromptIn(Strict):
 
     calls_prompt: StrictStr = Field(max_length=PROMPT_MAX_CHARS)
     whatsapp_prompt: StrictStr = Field(max_length=PROMPT_MAX_CHARS)
-
-
-class UserRef(BaseModel):
-    id: int
-    email: str
-    full_name: str
 
 
 class PromptOut(BaseModel):

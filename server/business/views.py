@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import Blueprint
 
 from server.auth.context import TenantId, current_context
-from server.auth.models import User
+from server.auth.schemas import UserRef
+from server.auth.service import users_by_id
 from server.business import service
 from server.business.models import NumberKind
 from server.business.schemas import (
@@ -15,22 +18,16 @@ from server.business.schemas import (
     PromptIn,
     PromptOut,
     PromptVersionOut,
-    UserRef,
 )
-from server.db import db_session
 from server.validation import body_of, endpoint, query_of
 
 bp = Blueprint("business", __name__, url_prefix="/api/business/current")
 TAGS = ("business",)
 
 
-def _user_ref(user_id: int | None, cache: dict[int, UserRef | None]) -> UserRef | None:
-    if user_id is None:
-        return None
-    if user_id not in cache:
-        user = db_session.get(User, user_id)
-        cache[user_id] = UserRef(id=user.id, email=user.email, full_name=user.full_name) if user else None
-    return cache[user_id]
+def _refs(user_ids: Iterable[int | None]) -> dict[int | None, UserRef]:
+    """Keyed by optional ids so that `.get(row.saved_by_id)` reads as it means."""
+    return {user_id: UserRef.model_validate(user) for user_id, user in users_by_id(user_ids).items()}
 
 
 @bp.get("")
@@ -64,7 +61,7 @@ def _prompt_out(tenant: TenantId) -> PromptOut:
         whatsapp_prompt=prompt.whatsapp_prompt,
         version=prompt.version,
         updated_at=prompt.updated_at,
-        updated_by=_user_ref(prompt.updated_by_id, {}),
+        updated_by=_refs([prompt.updated_by_id]).get(prompt.updated_by_id),
     )
 
 
@@ -87,8 +84,8 @@ def save_prompt() -> PromptOut:
 @endpoint(query=PromptHistoryQuery, resp=PromptHistory, tags=TAGS)
 def prompt_history() -> PromptHistory:
     query: PromptHistoryQuery = query_of(PromptHistoryQuery)
-    cache: dict[int, UserRef | None] = {}
     rows = service.prompt_history(current_context().tenant, query.limit, query.before_version)
+    savers = _refs(row.saved_by_id for row in rows)
     return PromptHistory(
         items=[
             PromptVersionOut(
@@ -96,7 +93,7 @@ def prompt_history() -> PromptHistory:
                 calls_prompt=row.calls_prompt,
                 whatsapp_prompt=row.whatsapp_prompt,
                 saved_at=row.saved_at,
-                saved_by=_user_ref(row.saved_by_id, cache),
+                saved_by=savers.get(row.saved_by_id),
                 impersonation_id=row.impersonation_id,
             )
             for row in rows

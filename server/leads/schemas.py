@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from server.auth.schemas import Strict
+from server.auth.schemas import Strict, UserRef
 
 SourceName = Literal["manual", "call", "whatsapp", "import", "api"]
 SortName = Literal["-created_at", "created_at", "-updated_at", "updated_at"]
@@ -101,17 +101,11 @@ class LeadPage(BaseModel):
     next_cursor: str | None
 
 
-class ActorRef(BaseModel):
-    id: int
-    email: str
-    full_name: str
-
-
 class LeadEventOut(BaseModel):
     id: int
     kind: str
     at: datetime
-    actor: ActorRef | None
+    actor: UserRef | None
     text: str | None
     data: dict[str, Any]
 

@@ -6,13 +6,13 @@ from flask import Blueprint, Response, request, stream_with_context
 
 from server.auth.context import RequestContext, current_context
 from server.auth.guard import Access, access
-from server.auth.models import User
+from server.auth.schemas import UserRef
+from server.auth.service import users_by_id
 from server.db import db_session
 from server.errors import ApiError, Forbidden
 from server.leads import service, transfer
 from server.leads.models import Lead, LeadEvent
 from server.leads.schemas import (
-    ActorRef,
     BulkResult,
     BulkStatusIn,
     ImportQuery,
@@ -55,21 +55,13 @@ def _write_out(write: service.LeadWrite) -> LeadWriteOut:
 
 
 def _events_out(events: list[LeadEvent]) -> list[LeadEventOut]:
-    actor_ids = {e.actor_id for e in events if e.actor_id is not None}
-    actors = (
-        {
-            u.id: ActorRef(id=u.id, email=u.email, full_name=u.full_name)
-            for u in db_session.query(User).filter(User.id.in_(actor_ids))
-        }
-        if actor_ids
-        else {}
-    )
+    actors = users_by_id(e.actor_id for e in events)
     return [
         LeadEventOut(
             id=e.id,
             kind=e.kind,
             at=e.at,
-            actor=actors.get(e.actor_id) if e.actor_id is not None else None,
+            actor=UserRef.model_validate(actors[e.actor_id]) if e.actor_id in actors else None,
             text=e.text,
             data=e.data,
         )
