@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, EmailStr, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, EmailStr, Field, StringConstraints
 
 from server.auth.schemas import Strict, UserOut
 
@@ -20,9 +21,24 @@ class BusinessQuery(Page):
     active: bool | None = None
 
 
+def _known_zone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("not a time zone of the IANA database (e.g. Asia/Jerusalem)") from exc
+    return value
+
+
+# A name is stripped; one of only spaces is refused as too short.
+BusinessName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
+
+
 class BusinessCreateIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    timezone: str = Field(default="Asia/Jerusalem", max_length=64)
+    name: BusinessName
+    timezone: TimeZoneName = "Asia/Jerusalem"
     voice_numbers: list[str] = Field(default_factory=list, max_length=50)
     whatsapp_numbers: list[str] = Field(default_factory=list, max_length=50)
     meta_phone_number_id: str | None = Field(default=None, max_length=64)
@@ -32,8 +48,8 @@ class BusinessCreateIn(Strict):
 
 
 class BusinessPatchIn(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    timezone: str | None = Field(default=None, max_length=64)
+    name: BusinessName | None = None
+    timezone: TimeZoneName | None = None
     is_active: bool | None = None
     voice_numbers: list[str] | None = Field(default=None, max_length=50)
     whatsapp_numbers: list[str] | None = Field(default=None, max_length=50)

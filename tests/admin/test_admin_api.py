@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import World, error_of
 
 
@@ -54,6 +56,31 @@ def test_invalid_numbers_are_named(world: World) -> None:
     response = api.post("/api/admin/businesses", {"name": "x", "voice_numbers": ["03-555-0505", "12"]})
     assert response.status_code == 422
     assert response.json["fields"][0]["field"] == "voice_numbers.1"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "   "}, "name"),
+        ({"name": "x", "timezone": "Mars/Olympus"}, "timezone"),
+        ({"name": "x", "timezone": "../../etc/passwd"}, "timezone"),
+        ({"name": "x", "timezone": ""}, "timezone"),
+    ],
+)
+def test_blank_names_and_unknown_time_zones_are_named(world: World, body: dict, field: str) -> None:  # type: ignore[type-arg]
+    api = world.as_("admin")
+    created = api.post("/api/admin/businesses", body)
+    assert created.status_code == 422 and [f["field"] for f in created.json["fields"]] == [field]
+    patched = api.patch(f"/api/admin/businesses/{world.business_a}", {field: body[field]})
+    assert patched.status_code == 422 and [f["field"] for f in patched.json["fields"]] == [field]
+    assert api.get(f"/api/admin/businesses/{world.business_a}").json["name"] == "מספרה א"
+
+
+def test_names_are_stored_stripped(world: World) -> None:
+    api = world.as_("admin")
+    created = api.post("/api/admin/businesses", {"name": "  קפה  ", "timezone": "Europe/London"})
+    assert created.status_code == 201 and created.json["name"] == "קפה"
+    assert created.json["timezone"] == "Europe/London"
 
 
 def test_unknown_business_is_404_json(world: World) -> None:
