@@ -121,11 +121,15 @@ def _active_users(business_ids: set[int]) -> dict[int, list[int]]:
     return users
 
 
-def recipients(reminder: Claimed, active: dict[int, list[int]]) -> list[int]:
-    """The assignee if still an active user of the business; otherwise every active user of it."""
+def recipients(
+    reminder: Claimed, lead_assignee_id: int | None, active: dict[int, list[int]]
+) -> list[int]:
+    """The reminder's own assignee, else the lead's assignee now, if still an active user of the
+    business; otherwise every active user of it."""
     everyone = active.get(reminder.business_id, [])
-    if reminder.assignee_id is not None and reminder.assignee_id in everyone:
-        return [reminder.assignee_id]
+    for candidate in (reminder.assignee_id, lead_assignee_id):
+        if candidate is not None and candidate in everyone:
+            return [candidate]
     return everyone
 
 
@@ -135,10 +139,12 @@ def _title(name: str, phone: str | None, lead_id: int) -> str:
 
 def _notify(claimed: list[Claimed], now: datetime) -> None:
     active = _active_users({r.business_id for r in claimed})
-    titles = {
-        lead_id: _title(name, phone, lead_id)
-        for lead_id, name, phone in db_session.execute(
-            select(Lead.id, Lead.full_name, Lead.phone).where(Lead.id.in_({r.lead_id for r in claimed}))
+    leads = {
+        lead_id: (_title(name, phone, lead_id), assignee_id)
+        for lead_id, name, phone, assignee_id in db_session.execute(
+            select(Lead.id, Lead.full_name, Lead.phone, Lead.assignee_id).where(
+                Lead.id.in_({r.lead_id for r in claimed})
+            )
         )
     }
     # A snoozed reminder that fires again raises the same notification again (one per user, ever).
@@ -150,12 +156,12 @@ def _notify(claimed: list[Claimed], now: datetime) -> None:
     }
     new_rows: list[dict[str, object]] = []
     for reminder in claimed:
-        users = recipients(reminder, active)
+        title, lead_assignee_id = leads.get(reminder.lead_id, ("תזכורת", None))
+        users = recipients(reminder, lead_assignee_id, active)
         if not users:
             log.warning(
                 "reminder %s of business %s fired with nobody to notify", reminder.id, reminder.business_id
             )
-        title = titles.get(reminder.lead_id, "תזכורת")
         for user_id in users:
             notification = existing.get((reminder.id, user_id))
             if notification is None:

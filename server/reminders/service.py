@@ -98,7 +98,8 @@ def create_reminder(tenant: TenantId, lead_id: int, data: ReminderCreateIn, acto
     lead = leads.get_lead(tenant, lead_id)
     now = utcnow()
     due_at = _check_due(data.due_at, now)
-    assignee = _check_assignee(tenant, data.assignee_id) if data.assignee_id is not None else lead.assignee_id
+    # No assignee given: whoever the lead is assigned to when it fires (or everyone), decided then.
+    assignee = _check_assignee(tenant, data.assignee_id) if data.assignee_id is not None else None
     reminder = Reminder(
         business_id=tenant,
         lead_id=lead.id,
@@ -280,7 +281,10 @@ def list_reminders(
     if end is not None:
         stmt = stmt.where(Reminder.due_at < end)
     if query.assignee == "me":
-        stmt = stmt.where(or_(Reminder.assignee_id == user_id, Reminder.assignee_id.is_(None)))
+        for_the_lead = or_(Lead.assignee_id == user_id, Lead.assignee_id.is_(None))
+        stmt = stmt.where(
+            or_(Reminder.assignee_id == user_id, and_(Reminder.assignee_id.is_(None), for_the_lead))
+        )
     if query.cursor:
         due_at, last_id = pagination.decode_cursor(query.cursor)
         stmt = stmt.where(

@@ -44,6 +44,18 @@ def test_a_due_reminder_notifies_its_assignee_once(world: World) -> None:
     assert row.fired_at is not None and row.fired_count == 1
 
 
+def test_without_its_own_assignee_it_notifies_whoever_has_the_lead_when_it_fires(world: World) -> None:
+    colleague = make_user("colleague@a-biz.co.il", "business", world.business_a)
+    lead = make_lead(world.business_a, assignee=world.user_a_id)
+    reminder = make_reminder(world.business_a, lead, utcnow() + timedelta(hours=1))
+    # The lead changes hands before the reminder is due.
+    db_session.execute(update(Lead).where(Lead.id == lead).values(assignee_id=colleague))
+    db_session.execute(update(Reminder).where(Reminder.id == reminder).values(due_at=utcnow()))
+    db_session.commit()
+    assert firing.fire_due() == 1
+    assert [n.user_id for n in notifications_of(reminder)] == [colleague]
+
+
 def test_running_the_job_and_the_sweeps_again_adds_nothing(world: World) -> None:
     lead = make_lead(world.business_a)
     reminder = insert_due_reminder(world.business_a, lead, assignee_id=world.user_a_id)

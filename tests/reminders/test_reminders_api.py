@@ -38,7 +38,7 @@ def lead_a(world: World) -> int:
     return make_lead(world.business_a, assignee=world.user_a_id)
 
 
-def test_create_returns_201_with_the_leads_assignee_and_records_the_timeline(
+def test_create_returns_201_following_the_leads_assignee_and_records_the_timeline(
     world: World, lead_a: int
 ) -> None:
     api = world.as_("business_a")
@@ -51,7 +51,7 @@ def test_create_returns_201_with_the_leads_assignee_and_records_the_timeline(
     assert body["lead_id"] == lead_a and body["business_id"] == world.business_a
     assert datetime.fromisoformat(body["due_at"]) == due
     assert body["text"] == "להתקשר לגבי הצעת מחיר"
-    assert body["assignee_id"] == world.user_a_id  # the lead's assignee by default
+    assert body["assignee_id"] is None  # none given: it follows the lead's assignee when it fires
     assert body["created_by_id"] == world.user_a_id
     assert body["done"] is False and body["fired_at"] is None and body["snoozed_count"] == 0
 
@@ -378,6 +378,11 @@ def test_assignee_me_and_keyset_pages(world: World, lead_a: int) -> None:
         f"/api/leads/{lead_a}/reminders",
         {"due_at": iso(base + timedelta(minutes=11)), "assignee_id": colleague},
     ).json["id"]
+    # No assignee of its own, on a lead the colleague has: the colleague's, not mine.
+    colleagues_lead = make_lead(world.business_a, phone="050-765-4321", assignee=colleague)
+    follows_the_lead = api.post(
+        f"/api/leads/{colleagues_lead}/reminders", {"due_at": iso(base + timedelta(minutes=12))}
+    ).json["id"]
 
     seen: list[int] = []
     cursor = None
@@ -390,7 +395,7 @@ def test_assignee_me_and_keyset_pages(world: World, lead_a: int) -> None:
         if cursor is None:
             break
     assert seen == [*mine, everyone]
-    assert theirs not in seen
+    assert theirs not in seen and follows_the_lead not in seen
     assert page["items"][-1]["lead"] == {"id": lead_a, "full_name": "דנה כהן", "phone": "+972502345678"}
 
 
