@@ -58,6 +58,8 @@ def create_app(config: Settings | None = None, **flask_config: Any) -> Flask:
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_KEY_PREFIX="crm",
+        # No body is read past this (413): the largest legitimate one is a 20 MB CSV import.
+        MAX_CONTENT_LENGTH=25 * 1024 * 1024,
     )
     csrf = SeaSurf(app)
     app.extensions["csrf"] = csrf

@@ -71,6 +71,11 @@ class Lead(Base):
         Index("ix_leads_business_created", "business_id", "created_at", "id"),
         Index("ix_leads_business_status_created", "business_id", "status", "created_at", "id"),
         Index("ix_leads_business_updated", "business_id", "updated_at", "id"),
+        # Staff who are not impersonating read every business's leads in the same orders.
+        Index("ix_leads_created", "created_at", "id"),
+        Index("ix_leads_updated", "updated_at", "id"),
+        # Import: a row without a phone merges into the lead with its email.
+        Index("ix_leads_business_email", "business_id", "email"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -127,6 +132,7 @@ class LeadEventKind(StrEnum):
     conversation_linked = "conversation_linked"
     merged = "merged"
     deleted = "deleted"
+    restored = "restored"
 
 
 class LeadEvent(Base):

@@ -159,10 +159,13 @@ class ImportRowError(BaseModel):
 
 
 class ImportReport(BaseModel):
+    """rows = created + merged + folded + skipped."""
+
     dry_run: bool
     rows: int
     created: int
-    merged: int
+    merged: int  # into a lead that already existed (same phone, or same email for rows without one)
+    folded: int  # repeated an earlier row of the file (same phone or email): one lead, both rows' data
     skipped: int
     errors: list[ImportRowError]
     warnings: list[ImportRowError]

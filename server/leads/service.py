@@ -278,12 +278,27 @@ def search_text_of(
 
 
 def _refresh_search_text(lead: Lead) -> None:
-    notes = db_session.scalars(
-        select(LeadEvent.text).where(
-            LeadEvent.lead_id == lead.id, LeadEvent.kind == LeadEventKind.note_added.value
+    refresh_search_texts([lead])
+
+
+def refresh_search_texts(leads: Sequence[Lead]) -> None:
+    """Rebuild what search matches from the fields and the notes on the timeline (one query per 500)."""
+    notes: dict[int, list[str]] = {lead.id: [] for lead in leads}
+    ids = list(notes)
+    for start in range(0, len(ids), 500):
+        rows = db_session.execute(
+            select(LeadEvent.lead_id, LeadEvent.text)
+            .where(
+                LeadEvent.lead_id.in_(ids[start : start + 500]),
+                LeadEvent.kind == LeadEventKind.note_added.value,
+            )
+            .order_by(LeadEvent.id)
         )
-    ).all()
-    lead.search_text = build_search_text(lead, [n for n in notes if n])
+        for lead_id, text in rows:
+            if text:
+                notes[lead_id].append(text)
+    for lead in leads:
+        lead.search_text = build_search_text(lead, notes[lead.id])
 
 
 def _set_tags(lead: Lead, tags: Sequence[str]) -> None:
@@ -328,8 +343,7 @@ def create_lead(ctx: RequestContext, tenant: TenantId, data: LeadCreateIn) -> Le
                 lead_id=existing.id,
             )
         if existing is not None:  # soft-deleted: bring it back instead of doubling the phone
-            existing.deleted_at = None
-            record_event(existing, LeadEventKind.created, ctx.user_id, data={"restored": True})
+            restore_lead(existing, "create", ctx)
             write = update_lead(
                 ctx,
                 tenant,
@@ -382,7 +396,14 @@ def update_lead(ctx: RequestContext, tenant: TenantId, lead_id: int, data: LeadP
         phone, phone_valid, warnings = _phone(data.phone)
         if phone != lead.phone:
             other = find_by_phone(tenant, phone) if phone else None
-            if other is not None and other.id != lead.id:
+            if other is not None and other.deleted_at is not None:
+                # A deleted lead gives the number up to the live one (a 409 would name a lead that
+                # answers 404).
+                given_up = {"changes": {"phone": [phone, None]}, "taken_by_lead": lead.id}
+                record_event(other, LeadEventKind.updated, ctx.user_id, data=given_up)
+                other.phone = None
+                db_session.flush()  # frees the number before this lead's UPDATE takes it
+            elif other is not None and other.id != lead.id:
                 raise Conflict(
                     "duplicate_phone",
                     f"Lead {other.id} already has {phone}.",
@@ -470,6 +491,21 @@ def delete_lead(ctx: RequestContext, tenant: TenantId, lead_id: int) -> None:
     db_session.commit()
 
 
+def restore_lead(lead: Lead, via: str, ctx: RequestContext | None = None) -> None:
+    """A deleted lead comes back (the same phone was created, imported, called or wrote again):
+    on the timeline and in the audit log, with a status that still exists. Does not commit."""
+    lead.deleted_at = None
+    data: dict[str, Any] = {"via": via}
+    keys = status_keys(TenantId(lead.business_id))
+    if lead.status not in keys:  # its status was removed from the pipeline while it was deleted
+        data["status"] = [lead.status, keys[0]]
+        lead.status = keys[0]
+    record_event(lead, LeadEventKind.restored, ctx.user_id if ctx else None, data=data)
+    audit.record(
+        ctx, "lead.restore", business_id=lead.business_id, target_type="lead", target_id=lead.id, details=data
+    )
+
+
 # ---------------------------------------------------------------- the agents' entry point
 
 
@@ -493,7 +529,7 @@ def upsert_from_channel(
         lead = find_by_phone(tenant, phone.e164)
         if lead is not None:
             if lead.deleted_at is not None:
-                lead.deleted_at = None
+                restore_lead(lead, source.value)
             if full_name and not lead.full_name:
                 lead.full_name = full_name.strip()[:200]
             if email and not lead.email:

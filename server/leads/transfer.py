@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -116,7 +117,7 @@ def _parse_rows(
 
         def cell(column: str, record: list[str] = record) -> str:
             index = columns.get(column)
-            return record[index].strip() if index is not None and index < len(record) else ""
+            return _uncell(record[index].strip()) if index is not None and index < len(record) else ""
 
         phone: str | None = None
         phone_valid = True
@@ -170,16 +171,15 @@ def import_csv(ctx: RequestContext, tenant: TenantId, raw: bytes, *, dry_run: bo
     pipeline_keys = service.status_keys(tenant)
     rows, errors, warnings, count = _parse_rows(_decode(raw), set(pipeline_keys))
 
-    # Within the file: the same phone twice is one lead (later rows fill what earlier ones lacked).
-    by_phone: dict[str, _Row] = {}
+    # Within the file: the same phone (or, without one, the same email) twice is one lead; later rows
+    # fill what earlier ones lacked.
+    firsts: dict[str, _Row] = {}
     unique_rows: list[_Row] = []
     for row in rows:
-        if row.phone is None:
-            unique_rows.append(row)
-            continue
-        first = by_phone.get(row.phone)
+        key = _identity(row)
+        first = firsts.get(key)
         if first is None:
-            by_phone[row.phone] = row
+            firsts[key] = row
             unique_rows.append(row)
             continue
         first.full_name = first.full_name or row.full_name
@@ -188,14 +188,20 @@ def import_csv(ctx: RequestContext, tenant: TenantId, raw: bytes, *, dry_run: bo
         first.notes = "\n".join(n for n in (first.notes, row.notes) if n)
         first.tags = list(dict.fromkeys(first.tags + row.tags))[:20]
 
-    existing = _existing_by_phone(tenant, list(by_phone))
-    created = sum(1 for row in unique_rows if row.phone is None or row.phone not in existing)
+    existing = _existing_by_phone(tenant, [row.phone for row in unique_rows if row.phone])
+    existing_by_email = _existing_by_email(tenant, [row.email for row in unique_rows if not row.phone])
+
+    def match(row: _Row) -> Lead | None:
+        return existing.get(row.phone) if row.phone else existing_by_email.get(row.email or "")
+
+    created = sum(1 for row in unique_rows if match(row) is None)
     merged = len(unique_rows) - created
     report = ImportReport(
         dry_run=dry_run,
         rows=count,
         created=created,
         merged=merged,
+        folded=len(rows) - len(unique_rows),
         skipped=len(errors),
         errors=errors,
         warnings=warnings,
@@ -205,10 +211,12 @@ def import_csv(ctx: RequestContext, tenant: TenantId, raw: bytes, *, dry_run: bo
 
     now = utcnow()
     new_leads: list[Lead] = []
+    changed_leads: list[Lead] = []
     for row in unique_rows:
-        lead = existing.get(row.phone) if row.phone else None
+        lead = match(row)
         if lead is not None:
-            _merge_into(lead, row, ctx, now)
+            if _merge_into(lead, row, ctx, now):
+                changed_leads.append(lead)
             continue
         lead = Lead(
             business_id=tenant,
@@ -228,6 +236,7 @@ def import_csv(ctx: RequestContext, tenant: TenantId, raw: bytes, *, dry_run: bo
         lead.tags = [LeadTag(tag=tag, business_id=tenant) for tag in row.tags]
         lead.search_text = service.build_search_text(lead)
         new_leads.append(lead)
+    service.refresh_search_texts(changed_leads)  # keeps the notes' text searchable
     db_session.add_all(new_leads)
     db_session.flush()
     db_session.add_all(
@@ -245,10 +254,39 @@ def import_csv(ctx: RequestContext, tenant: TenantId, raw: bytes, *, dry_run: bo
         ctx,
         "leads.import",
         business_id=tenant,
-        details={"rows": count, "created": created, "merged": merged, "skipped": len(errors)},
+        details={
+            "rows": count,
+            "created": created,
+            "merged": merged,
+            "folded": report.folded,
+            "skipped": len(errors),
+        },
     )
     db_session.commit()
     return report
+
+
+def _identity(row: _Row) -> str:
+    """What makes two rows one person: the phone, else the email (every row has one of them)."""
+    return f"phone:{row.phone}" if row.phone else f"email:{row.email}"
+
+
+def _existing_by_email(tenant: TenantId, emails: list[str | None]) -> dict[str, Lead]:
+    """Live leads by email, for rows without a phone; the oldest lead wins when several share one."""
+    wanted = sorted({email for email in emails if email})
+    found: dict[str, Lead] = {}
+    for start in range(0, len(wanted), 500):
+        rows = db_session.scalars(
+            select(Lead)
+            .where(
+                Lead.business_id == tenant,
+                Lead.email.in_(wanted[start : start + 500]),
+                Lead.deleted_at.is_(None),
+            )
+            .order_by(Lead.id.desc())
+        )
+        found.update({lead.email: lead for lead in rows if lead.email})
+    return found
 
 
 def _existing_by_phone(tenant: TenantId, phones: list[str]) -> dict[str, Lead]:
@@ -261,11 +299,12 @@ def _existing_by_phone(tenant: TenantId, phones: list[str]) -> dict[str, Lead]:
     return found
 
 
-def _merge_into(lead: Lead, row: _Row, ctx: RequestContext, now: object) -> None:
-    """Fill blanks, append notes, union tags; a name or email already on the lead is kept."""
+def _merge_into(lead: Lead, row: _Row, ctx: RequestContext, now: object) -> bool:
+    """Fill blanks, append notes, union tags; a name or email already on the lead is kept.
+    Returns whether the lead changed (its search text is then rebuilt by the caller)."""
     changed: dict[str, object] = {}
     if lead.deleted_at is not None:
-        lead.deleted_at = None
+        service.restore_lead(lead, "import", ctx)
         changed["restored"] = True
     if row.full_name and not lead.full_name:
         lead.full_name = changed["full_name"] = row.full_name  # type: ignore[assignment]
@@ -282,13 +321,35 @@ def _merge_into(lead: Lead, row: _Row, ctx: RequestContext, now: object) -> None
         service.record_event(
             lead, LeadEventKind.merged, ctx.user_id, data={"import_row": row.number, **changed}
         )
-        lead.search_text = service.build_search_text(lead)
         lead.updated_at = now  # type: ignore[assignment]
+    return bool(changed)
+
+
+# A cell starting with one of these is a formula to Excel and LibreOffice; names and notes come from
+# callers and WhatsApp senders, so an exported cell gets a leading apostrophe, which the
+# spreadsheet hides (OWASP's advice on CSV injection). E.164 phones stay as they are.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_PHONE = re.compile(r"\+\d{4,15}")
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS) and not _PLAIN_PHONE.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _uncell(value: str) -> str:
+    """The import side of _cell: our own export read back gives the original text."""
+    if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS):
+        return value[1:]
+    return value
 
 
 def _csv_line(values: list[object]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(["" if v is None else v for v in values])
+    csv.writer(buffer).writerow([_cell(v) for v in values])
     return buffer.getvalue()
 
 

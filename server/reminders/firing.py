@@ -121,9 +121,7 @@ def _active_users(business_ids: set[int]) -> dict[int, list[int]]:
     return users
 
 
-def recipients(
-    reminder: Claimed, lead_assignee_id: int | None, active: dict[int, list[int]]
-) -> list[int]:
+def recipients(reminder: Claimed, lead_assignee_id: int | None, active: dict[int, list[int]]) -> list[int]:
     """The reminder's own assignee, else the lead's assignee now, if still an active user of the
     business; otherwise every active user of it."""
     everyone = active.get(reminder.business_id, [])

@@ -72,7 +72,8 @@ def test_duplicates_by_phone_are_merged_never_doubled(world: World) -> None:
         "אחר,0509999999,,\nאחר,972509999999,,\n"
     )
     report = _import(api, text).json
-    assert report["created"] == 1 and report["merged"] == 1
+    assert report["created"] == 1 and report["merged"] == 1 and report["folded"] == 2
+    assert report["rows"] == report["created"] + report["merged"] + report["folded"] + report["skipped"]
     leads = api.get("/api/leads").json["items"]
     assert len(leads) == 2
     merged = next(lead for lead in leads if lead["id"] == existing["id"])
@@ -137,3 +138,71 @@ def test_import_lands_only_in_the_importers_business(world: World) -> None:
         .decode("utf-8-sig")
     )
     assert "של ב" in admin_export and admin_export.splitlines()[0].startswith("business_id")
+
+
+def test_rows_without_a_phone_merge_by_email(world: World) -> None:
+    api = world.as_("business_a")
+    existing = api.post("/api/leads", {"full_name": "נועה", "email": "noa@mail.co.il"}).json
+    text = "name,email,notes\n,NOA@mail.co.il,מהתערוכה\nחדש,new@mail.co.il,\nחדש,new@mail.co.il,שוב\n"
+    report = _import(api, text).json
+    assert (report["created"], report["merged"], report["folded"]) == (1, 1, 1)
+    assert _import(api, text).json["created"] == 0  # the same file again doubles nothing
+    leads = api.get("/api/leads").json["items"]
+    assert sorted(lead["email"] for lead in leads) == ["new@mail.co.il", "noa@mail.co.il"]
+    assert "מהתערוכה" in api.get(f"/api/leads/{existing['id']}").json["notes"]
+
+
+def test_an_import_merge_keeps_the_notes_searchable(world: World) -> None:
+    api = world.as_("business_a")
+    lead = api.post("/api/leads", {"full_name": "יוסי", "phone": "0502345678"}).json
+    assert api.post(f"/api/leads/{lead['id']}/notes", {"text": "מעוניין בשולחן אלון"}).status_code == 201
+    assert _import(api, "name,phone,tags\n,0502345678,רהיטים\n").json["merged"] == 1
+    found = api.get("/api/leads", query_string={"q": "שולחן אלון"}).json["items"]
+    assert [item["id"] for item in found] == [lead["id"]]
+
+
+def test_an_import_brings_a_deleted_lead_back_on_the_timeline_and_in_the_audit(world: World) -> None:
+    api = world.as_("business_a")
+    lead = api.post("/api/leads", {"full_name": "שרה", "phone": "0502345678", "status": "qualified"}).json
+    api.delete(f"/api/leads/{lead['id']}")
+    # Meanwhile the business drops the status the deleted lead had.
+    pipeline = [s for s in api.get("/api/leads/statuses").json["statuses"] if s["key"] != "qualified"]
+    statuses = [{"key": s["key"], "label": s["label"], "kind": s["kind"]} for s in pipeline]
+    assert api.put("/api/leads/statuses", {"statuses": statuses}).status_code == 200
+    assert _import(api, "phone\n0502345678\n").json["merged"] == 1
+    back = api.get(f"/api/leads/{lead['id']}").json
+    assert back["status"] == "new"
+    restored = [e for e in back["timeline"] if e["kind"] == "restored"]
+    assert restored and restored[0]["data"] == {"via": "import", "status": ["qualified", "new"]}
+    audit = world.as_("admin").get("/api/admin/audit?action=lead.restore").json["items"]
+    assert [row["target_id"] for row in audit] == [str(lead["id"])]
+
+
+def test_export_cells_cannot_run_as_formulas_and_import_reads_them_back(world: World) -> None:
+    api = world.as_("business_a")
+    api.post("/api/leads", {"full_name": '=HYPERLINK("http://evil.test","x")', "phone": "0502345678"})
+    api.post("/api/leads", {"full_name": "@SUM(1+1)", "phone": "0502345679", "notes": "-2+3"})
+    rows = list(csv.DictReader(io.StringIO(api.get("/api/leads/export.csv").get_data().decode("utf-8-sig"))))
+    by_phone = {row["phone"]: row for row in rows}
+    assert set(by_phone) == {"+972502345678", "+972502345679"}  # E.164 phones are left alone
+    assert by_phone["+972502345678"]["full_name"] == '\'=HYPERLINK("http://evil.test","x")'
+    assert by_phone["+972502345679"]["full_name"] == "'@SUM(1+1)"
+    assert by_phone["+972502345679"]["notes"] == "'-2+3"
+    # Our own export read back into another business gives the original text.
+    exported = api.get("/api/leads/export.csv").get_data().decode("utf-8-sig")
+    other = world.as_("business_b")
+    assert _import(other, exported).json["created"] == 2
+    names = {lead["full_name"] for lead in other.get("/api/leads").json["items"]}
+    assert names == {'=HYPERLINK("http://evil.test","x")', "@SUM(1+1)"}
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(world: World) -> None:
+    api = world.as_("business_a")
+    response = api.client.post(
+        "/api/leads/import",
+        data=b"phone\n" + b"0502345678\n" * (2_400_000),  # ~26 MB
+        headers={"X-CSRFToken": api.token or ""},
+        content_type="text/csv",
+    )
+    assert error_of(response) == (413, "request_entity_too_large")
+    assert response.json["message"]

@@ -89,6 +89,18 @@ def test_update_fields_assignee_and_phone_conflicts(world: World) -> None:
     }
 
 
+def test_a_deleted_lead_gives_its_phone_up_to_a_live_one(world: World) -> None:
+    api = world.as_("business_a")
+    gone = api.post("/api/leads", {"full_name": "ישן", "phone": "0502345678"}).json
+    api.delete(f"/api/leads/{gone['id']}")
+    live = api.post("/api/leads", {"full_name": "חי", "phone": "0521112233"}).json
+    moved = api.patch(f"/api/leads/{live['id']}", {"phone": "050-234-5678"})
+    assert moved.status_code == 200 and moved.json["phone"] == "+972502345678"
+    # The number is the live lead's now: creating it again is a duplicate of the live one.
+    again = api.post("/api/leads", {"phone": "0502345678"})
+    assert again.status_code == 409 and again.json["lead_id"] == live["id"]
+
+
 def test_notes_go_on_the_timeline_and_are_searchable(world: World) -> None:
     api = world.as_("business_a")
     lead = _create(api, full_name="יעל", phone="0502345678")
