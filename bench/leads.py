@@ -14,6 +14,7 @@ import argparse
 import statistics
 import subprocess
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,14 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.common import BIN, ROOT, running_server, summary
-from bench.seed_leads import BENCH_EMAIL, BENCH_PASSWORD
+from bench.common import BIN, ROOT, percentile, running_server, summary
+from bench.seed_leads import BENCH_ADMIN_EMAIL, BENCH_EMAIL, BENCH_PASSWORD
 from server import pagination
 from server.auth.context import TenantId
 from server.db import make_engine
 from server.leads import service
 from server.leads.schemas import LeadQuery
+from server.leads.service import ALL_TENANTS
 
 FRAGMENTS = ["אביט", "כה", "בן-ח", "שפיר", "גולדב", "מיכ", "ליאת כ", "Kat"]
 PAGE = 50
@@ -50,12 +52,22 @@ def _fresh_database(url: str) -> None:
     subprocess.run(flask, cwd=ROOT, env=environment, check=True, capture_output=True)
 
 
-def _queries(tenant: TenantId, page_500_cursor: str) -> dict[str, list[LeadQuery]]:
+@dataclass(frozen=True)
+class Case:
+    staff: bool  # an admin who is not impersonating: every business's leads
+    queries: list[LeadQuery]
+    plans: int = 1  # how many of the queries' plans to print
+
+
+def _cases(page_500_cursor: str) -> dict[str, Case]:
     return {
-        "first page": [LeadQuery(limit=PAGE)],
-        "page 500 (cursor)": [LeadQuery(limit=PAGE, cursor=page_500_cursor)],
-        "search partial name": [LeadQuery(limit=PAGE, q=f) for f in FRAGMENTS],
-        "filter by status": [LeadQuery(limit=PAGE, status=["qualified"])],
+        "first page": Case(False, [LeadQuery(limit=PAGE)]),
+        "page 500 (cursor)": Case(False, [LeadQuery(limit=PAGE, cursor=page_500_cursor)]),
+        # The plans of a long fragment and of the two-letter one, where trigrams help least.
+        "search partial name": Case(False, [LeadQuery(limit=PAGE, q=f) for f in FRAGMENTS], plans=2),
+        "filter by status": Case(False, [LeadQuery(limit=PAGE, status=["qualified"])]),
+        "filter by tag": Case(False, [LeadQuery(limit=PAGE, tag="vip")]),
+        "staff: all businesses": Case(True, [LeadQuery(limit=PAGE)]),
     }
 
 
@@ -65,6 +77,8 @@ def _url(query: LeadQuery) -> tuple[str, list[tuple[str, Any]]]:
         params.append(("cursor", query.cursor))
     if query.q:
         params.append(("q", query.q))
+    if query.tag:
+        params.append(("tag", query.tag))
     for status in query.status or []:
         params.append(("status", status))
     return "/api/leads", params
@@ -121,58 +135,69 @@ def main() -> None:
     )
     created = created.replace(tzinfo=UTC) if created.tzinfo is None else created
     cursor = pagination.encode_cursor(created, row.id, scope="-created_at")
-    cases = _queries(tenant, cursor)
+    cases = _cases(cursor)
     print(
         f"database: {engine.dialect.name}; business {tenant} has {total:,} leads; "
         f"{args.requests} requests per case\n"
     )
 
-    http_p50: dict[str, float] = {}
-    with running_server(args.database_url) as (base, _), httpx.Client(base_url=base, timeout=30) as client:
-        login = client.post("/api/auth/login", json={"email": BENCH_EMAIL, "password": BENCH_PASSWORD})
-        assert login.status_code == 200, login.text
-        client.get("/api/auth/csrf")
+    http: dict[str, list[float]] = {}
+    with running_server(args.database_url) as (base, _):
+        clients = {
+            staff: _logged_in(base, BENCH_ADMIN_EMAIL if staff else BENCH_EMAIL) for staff in (False, True)
+        }
         print("through the server (HTTP, session, guard, validation, JSON):")
-        for name, queries in cases.items():
+        for name, case in cases.items():
             samples = []
             for i in range(args.requests):
-                path, params = _url(queries[i % len(queries)])
+                path, params = _url(case.queries[i % len(case.queries)])
                 t0 = time.perf_counter()
-                response = client.get(path, params=params)
+                response = clients[case.staff].get(path, params=params)
                 samples.append((time.perf_counter() - t0) * 1000)
                 assert response.status_code == 200, response.text
                 assert len(response.json()["items"]) > 0, (name, params)
-            http_p50[name] = statistics.median(samples)
+            http[name] = samples
             print(f"  {name:22s} {summary(samples)}")
+        for client in clients.values():
+            client.close()
 
     print("\nthe same SQL run directly (SQLAlchemy Core, one connection):")
     with engine.connect() as connection:
-        for name, queries in cases.items():
-            statements = [service.listing_statement(tenant, q) for q in queries]
+        for name, case in cases.items():
+            scope = ALL_TENANTS if case.staff else tenant
+            statements = [service.listing_statement(scope, q) for q in case.queries]
             samples = []
             for i in range(args.requests):
                 t0 = time.perf_counter()
                 connection.execute(statements[i % len(statements)]).all()
                 samples.append((time.perf_counter() - t0) * 1000)
-            ratio = http_p50[name] / statistics.median(samples)
-            print(f"  {name:22s} {summary(samples)}   server/SQL p50 ratio {ratio:4.1f}x")
+            p50 = statistics.median(http[name]) / statistics.median(samples)
+            p95 = percentile(http[name], 95) / percentile(samples, 95)
+            print(f"  {name:22s} {summary(samples)}   server/SQL {p50:4.1f}x at p50, {p95:4.1f}x at p95")
 
         print("\nplans:")
-        for name, queries in cases.items():
-            statement = service.listing_statement(tenant, queries[0])
-            compiled = statement.compile(engine, compile_kwargs={"render_postcompile": True})
-            prefix = (
-                "EXPLAIN (ANALYZE, BUFFERS) "
-                if engine.dialect.name == "postgresql"
-                else "EXPLAIN QUERY PLAN "
-            )
-            plan = connection.exec_driver_sql(
-                prefix + str(compiled),
-                compiled.params if engine.dialect.name == "postgresql" else tuple(compiled.params.values()),
-            ).all()
-            print(f"-- {name}")
-            for line in plan:
-                print("   ", " | ".join(str(part) for part in line))
+        for name, case in cases.items():
+            for query in case.queries[: case.plans]:
+                statement = service.listing_statement(ALL_TENANTS if case.staff else tenant, query)
+                compiled = statement.compile(engine, compile_kwargs={"render_postcompile": True})
+                postgres = engine.dialect.name == "postgresql"
+                prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
+                # SQLite's driver takes the parameters in the order they appear in the SQL.
+                positional = tuple(compiled.params[key] for key in compiled.positiontup or [])
+                plan = connection.exec_driver_sql(
+                    prefix + str(compiled), compiled.params if postgres else positional
+                ).all()
+                print(f"-- {name}" + (f" (q={query.q!r})" if query.q else ""))
+                for line in plan:
+                    print("   ", " | ".join(str(part) for part in line))
+
+
+def _logged_in(base: str, email: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=30)
+    login = client.post("/api/auth/login", json={"email": email, "password": BENCH_PASSWORD})
+    assert login.status_code == 200, login.text
+    client.get("/api/auth/csrf")
+    return client
 
 
 if __name__ == "__main__":

@@ -69,7 +69,18 @@ STATUSES = [key for key, _, _ in DEFAULT_PIPELINE]
 SOURCES = ["manual", "call", "whatsapp", "import", "api"]
 BENCH_EMAIL = "bench-owner@bench.co.il"
 BENCH_PASSWORD = "bench-owner-password"
-BTREE_INDEXES = ["ix_leads_business_created", "ix_leads_business_status_created", "ix_leads_business_updated"]
+# A platform admin, for the staff's listing of every business's leads.
+BENCH_ADMIN_EMAIL = "bench-admin@bench.co.il"
+BTREE_INDEXES = [
+    "ix_leads_business_created",
+    "ix_leads_business_status_created",
+    "ix_leads_business_updated",
+    "ix_leads_created",
+    "ix_leads_updated",
+    "ix_leads_business_email",
+]
+# One lead in four carries a tag (the listing aggregates tags in the same query).
+TAGS = ["vip", "חתונה", "אירוע", "הצעת מחיר"]
 COLUMNS = (
     "business_id, full_name, phone, phone_valid, email, source, status, notes, search_text, "
     "created_at, updated_at, status_changed_at"
@@ -127,18 +138,20 @@ def main() -> None:
                 ).scalar_one()
             )
         big = ids[0]
-        connection.execute(
-            text(
-                "INSERT INTO users (email, full_name, password_hash, role, business_id, is_active, "
-                "created_at, updated_at) VALUES (:e, 'Bench', :h, 'business', :b, true, :t, :t)"
-            ),
-            {
-                "e": BENCH_EMAIL,
-                "h": hash_password(BENCH_PASSWORD),
-                "b": big,
-                "t": now if postgres else now.strftime("%Y-%m-%d %H:%M:%S.%f"),
-            },
-        )
+        for email, role, business_id in ((BENCH_EMAIL, "business", big), (BENCH_ADMIN_EMAIL, "admin", None)):
+            connection.execute(
+                text(
+                    "INSERT INTO users (email, full_name, password_hash, role, business_id, is_active, "
+                    "created_at, updated_at) VALUES (:e, 'Bench', :h, :r, :b, true, :t, :t)"
+                ),
+                {
+                    "e": email,
+                    "h": hash_password(BENCH_PASSWORD),
+                    "r": role,
+                    "b": business_id,
+                    "t": now if postgres else now.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                },
+            )
         plan = [(big, args.big)] + [(bid, args.small) for bid in ids[1:]]
         if postgres:
             # Load first, index once: maintaining five indexes row by row is most of the cost.
@@ -171,7 +184,8 @@ def main() -> None:
                     "USING gin (business_id, search_text gin_trgm_ops)"
                 )
             )
-            connection.execute(text("ANALYZE leads"))
+            _seed_tags(connection)
+            connection.execute(text("ANALYZE"))
         else:
             insert = text(
                 f"INSERT INTO leads ({COLUMNS}) VALUES (:b, :n, :p, :v, :e, :so, :st, :no, :se, :c, :u, :sc)"
@@ -199,10 +213,22 @@ def main() -> None:
                         }
                     )
                 connection.execute(insert, batch)
+            _seed_tags(connection)
             connection.execute(text("ANALYZE"))
     total = args.big + args.others * args.small
     print(f"seeded {total:,} leads in {args.others + 1} businesses in {time.perf_counter() - started:.1f}s")
     print(f"business_id={big} email={BENCH_EMAIL} password={BENCH_PASSWORD}")
+
+
+def _seed_tags(connection) -> None:  # type: ignore[no-untyped-def]
+    """Every fourth lead gets one of TAGS, in SQL (one statement for a million leads)."""
+    tag = "CASE id % 16 / 4 " + " ".join(f"WHEN {i} THEN '{t}'" for i, t in enumerate(TAGS)) + " END"
+    connection.execute(
+        text(
+            f"INSERT INTO lead_tags (lead_id, tag, business_id) "
+            f"SELECT id, {tag}, business_id FROM leads WHERE id % 4 = 0"
+        )
+    )
 
 
 if __name__ == "__main__":
