@@ -66,8 +66,8 @@ def deliver(message_id: int, *, final: bool) -> str:
         return "failed"
     message.provider_message_id = result.provider_message_id
     message.error_code = message.error_message = None
-    service.apply_status(message, result.status, None, None)
-    service.apply_early_statuses(message)
+    db_session.flush()
+    service.apply_status(message.id, result.status, None, None)
     if message.author == Author.user.value and conversation.lead_id is not None:
         lead = db_session.get(Lead, conversation.lead_id)
         if lead is not None:
@@ -79,6 +79,8 @@ def deliver(message_id: int, *, final: bool) -> str:
                 data={"conversation_id": conversation.id, "message_id": message.id},
             )
     db_session.commit()
+    # After the commit: a callback that missed the id while we were committing is applied now.
+    service.apply_early_statuses(message.provider, result.provider_message_id)
     return "sent"
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_, update
+from sqlalchemy import Row, Select, and_, case, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import Exists
 
@@ -237,66 +237,97 @@ def _arm(conversation_id: int, now: datetime) -> bool:
 
 def ingest_status(business_id: int | None, status: StatusUpdate) -> bool:
     """Record one delivery status once and apply it; returns False for a duplicate."""
-    message = db_session.scalar(
-        select(Message).where(
-            Message.provider == status.provider.value, Message.provider_message_id == status.message_ref
-        )
-    )
+    message = _message_of(status.provider.value, status.message_ref)
+    message_id = message.id if message else None
+    provider_event_id = f"{status.message_ref}:{status.raw_status}"[:200]
     db_session.add(
         InboundEvent(
             provider=status.provider.value,
-            provider_message_id=f"{status.message_ref}:{status.raw_status}"[:200],
+            provider_message_id=provider_event_id,
             kind="status",
             business_id=message.business_id if message else business_id,
             message_ref=status.message_ref,
             status=status.status,
             error_code=status.error_code,
             error_message=status.error_message,
-            processed=message is not None or status.status is None,
+            processed=message_id is not None or status.status is None,
         )
     )
     try:
         db_session.flush()
-        if message is not None and status.status is not None:
-            apply_status(message, status.status, status.error_code, status.error_message)
+        if message_id is not None and status.status is not None:
+            apply_status(message_id, status.status, status.error_code, status.error_message)
         db_session.commit()
     except IntegrityError:
         db_session.rollback()
         return False
+    if message_id is None and status.status is not None:
+        # Our send may have committed this id after we looked (and before it could see this event).
+        apply_early_statuses(status.provider.value, status.message_ref)
     return True
 
 
-def apply_status(message: Message, status: str, error_code: str | None, error_message: str | None) -> bool:
-    """Move a message's delivery status forward only; True when it changed."""
-    current = DELIVERY_RANK.get(message.status, -1)
-    if DELIVERY_RANK.get(status, -1) <= current:
-        return False
-    message.status = status
-    message.status_at = utcnow()
+def _message_of(provider: str, provider_message_id: str) -> Row[int, int] | None:
+    """(id, business_id) of our message with this provider id, if we stored it yet."""
+    return db_session.execute(
+        select(Message.id, Message.business_id).where(
+            Message.provider == provider, Message.provider_message_id == provider_message_id
+        )
+    ).first()
+
+
+# SQL: the rank of a message's current status (DELIVERY_RANK), -1 for inbound ones.
+status_rank = case(DELIVERY_RANK, value=Message.status, else_=-1)
+
+
+def apply_status(message_id: int, status: str, error_code: str | None, error_message: str | None) -> bool:
+    """Move a message's delivery status forward only; True when it changed.
+
+    One conditional UPDATE, so two callbacks applying at once cannot move it backwards.
+    """
+    values: dict[str, Any] = {"status": status, "status_at": utcnow()}
     if status == Delivery.failed.value:
-        message.error_code = error_code
         known = _error_text(error_code)
         both = f"{known} ({error_message})" if known and error_message else None
-        message.error_message = both or known or error_message
-    return True
+        values.update(error_code=error_code, error_message=both or known or error_message)
+    result = db_session.execute(
+        update(Message)
+        .where(Message.id == message_id, status_rank < DELIVERY_RANK.get(status, -1))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def apply_early_statuses(message: Message) -> None:
-    """Statuses that arrived before we stored the provider's id for this message."""
-    if not message.provider_message_id:
+def apply_early_statuses(provider: str, provider_message_id: str) -> None:
+    """Apply the statuses stored before their message was known, and commit.
+
+    Both the send (after committing the provider's id) and the status callback (after committing
+    its event) call this: whichever commits second sees the other's row, so none is lost.
+    """
+    message = _message_of(provider, provider_message_id)
+    if message is None:
+        db_session.commit()
         return
-    early = db_session.scalars(
-        select(InboundEvent).where(
-            InboundEvent.provider == message.provider,
-            InboundEvent.message_ref == message.provider_message_id,
+    early = db_session.execute(
+        select(
+            InboundEvent.id, InboundEvent.status, InboundEvent.error_code, InboundEvent.error_message
+        ).where(
+            InboundEvent.provider == provider,
+            InboundEvent.message_ref == provider_message_id,
             InboundEvent.processed.is_(False),
         )
     ).all()
-    for event in early:
-        if event.status:
-            apply_status(message, event.status, event.error_code, event.error_message)
-        event.processed = True
-        event.business_id = message.business_id
+    for event_id, status, error_code, error_message in early:
+        if status:
+            apply_status(message.id, status, error_code, error_message)
+        db_session.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id == event_id)
+            .values(processed=True, business_id=message.business_id)
+            .execution_options(synchronize_session=False)
+        )
+    db_session.commit()
 
 
 def _error_text(code: str | None) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -43,6 +44,8 @@ class FakeTwilio(FakeServer):
         self.account_sid, self.auth_token = account_sid, auth_token
         self.sends: list[TwilioSend] = []
         self.fail_next: list[int] = []
+        # Called with the new sid before the answer goes out (a status callback that beats it).
+        self.on_send: Callable[[str], Any] | None = None
         self._sends_lock = threading.Lock()
 
     def reset(self) -> None:
@@ -50,6 +53,7 @@ class FakeTwilio(FakeServer):
         with self._sends_lock:
             self.sends.clear()
             self.fail_next.clear()
+            self.on_send = None
 
     def handle(self, request: Recorded) -> Reply:
         expected = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
@@ -70,6 +74,8 @@ class FakeTwilio(FakeServer):
         sid = message_sid()
         with self._sends_lock:
             self.sends.append(TwilioSend(sid, form))
+        if self.on_send is not None:
+            self.on_send(sid)
         return json_reply(
             201,
             {

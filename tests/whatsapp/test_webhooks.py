@@ -276,21 +276,18 @@ def test_status_callbacks_update_delivery_and_never_move_backwards(wa: WA) -> No
     assert [c["id"] for c in listed] == [conversation.id] and listed[0]["has_failed"] is True
 
 
-def test_a_status_that_beats_our_commit_is_applied_when_the_send_is_stored(wa: WA) -> None:
-    from server.whatsapp import service
-    from server.whatsapp.intake import StatusUpdate
-    from server.whatsapp.models import Provider
-
+def test_a_status_that_beats_the_send_answer_is_applied_when_the_send_is_stored(wa: WA) -> None:
+    # Twilio calls the status callback before its answer to our send reaches us.
+    path = "/webhook/whatsapp/twilio/status"
+    wa.fakes.twilio.on_send = lambda sid: wa.twilio(twilio.status_form(sid, "delivered"), path=path)
     wa.twilio_text("היי")
-    conversation = wa.conversation(wa.world.business_a)
-    reply = wa.messages(conversation.id)[-1]
-    early = "SM" + "e" * 32
-    assert service.ingest_status(None, StatusUpdate(Provider.twilio, early, "delivered", "delivered"))
-    reply.provider_message_id = early
-    reply.status = "queued"
-    service.apply_early_statuses(reply)
-    db_session.commit()
-    assert wa.messages(conversation.id)[-1].status == "delivered"
+    reply = wa.messages(wa.conversation(wa.world.business_a).id)[-1]
+    assert reply.provider_message_id == wa.fakes.twilio.sends[-1].sid
+    assert reply.status == "delivered"
+    event = db_session.scalar(
+        select(InboundEvent).where(InboundEvent.message_ref == reply.provider_message_id)
+    )
+    assert event is not None and event.processed and event.business_id == wa.world.business_a
 
 
 def test_unknown_numbers_and_unknown_fields_are_accepted(wa: WA) -> None:
