@@ -41,6 +41,10 @@ def _post(settings: Settings, phone_number_id: str, token: str, payload: dict[st
         )
     except httpx.HTTPError as exc:
         raise ProviderError(f"Meta did not answer: {type(exc).__name__}", retryable=True) from exc
+    except httpx.InvalidURL as exc:
+        raise ProviderError(
+            f"META_GRAPH_BASE_URL is not a usable URL: {exc}", retryable=False, code="config"
+        ) from exc
     try:
         body = response.json()
     except ValueError:
@@ -61,7 +65,11 @@ def _post(settings: Settings, phone_number_id: str, token: str, payload: dict[st
 def _result(body: dict[str, Any]) -> SendResult:
     messages = body.get("messages") or []
     if not messages or not messages[0].get("id"):
-        raise ProviderError("Meta answered without a message id", retryable=False)
+        raise ProviderError(
+            "Meta answered without a message id; the message may have been sent (check before resending)",
+            retryable=False,
+            code="provider_unreadable",
+        )
     return SendResult(provider_message_id=str(messages[0]["id"]), status="queued")
 
 

@@ -14,7 +14,11 @@ from server.settings import Settings
 
 
 class AIError(Exception):
-    """The AI did not answer (down, timed out, refused); the reply job retries."""
+    """The AI did not answer (down, timed out, refused); the reply job retries. `code` goes to the inbox."""
+
+    def __init__(self, message: str, code: str = "ai_unavailable"):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass

@@ -32,7 +32,11 @@ def deliver_now(message_id: int) -> str:
     """First attempt inline (the AI reply is already late enough); later ones as the job, with backoff."""
     try:
         return deliver(message_id, final=False)
-    except ProviderError:
+    except Exception as exc:  # noqa: BLE001 - whatever it was, the job retries and then fails visibly
+        db_session.rollback()
+        log.warning(
+            "whatsapp send of message %s: first attempt failed (%s); retrying as a job", message_id, exc
+        )
         deliver_message.schedule(args=(message_id,), delay=RETRY_DELAY)
         return "retrying"
 
@@ -51,12 +55,13 @@ def deliver(message_id: int, *, final: bool) -> str:
     db_session.commit()  # no connection held across the provider's round trip
     try:
         result = _send(settings, business, conversation, message)
-    except ProviderError as exc:
+    except Exception as raised:  # every failure: a retry, or a visible failed message
+        exc = _as_provider_error(message_id, raised)
         if exc.retryable and not final:
             message.error_code, message.error_message = exc.code, f"retrying: {exc.message}"
             db_session.commit()
             log.warning("whatsapp send of message %s failed, will retry: %s", message_id, exc.message)
-            raise
+            raise exc from raised
         message.status = Delivery.failed.value
         message.status_at = utcnow()
         message.error_code = exc.code or "provider_error"
@@ -82,6 +87,21 @@ def deliver(message_id: int, *, final: bool) -> str:
     # After the commit: a callback that missed the id while we were committing is applied now.
     service.apply_early_statuses(message.provider, result.provider_message_id)
     return "sent"
+
+
+def _as_provider_error(message_id: int, exc: Exception) -> ProviderError:
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, crypto.EncryptionKeyError):
+        return ProviderError(
+            f"the Meta access token cannot be used: {exc}", retryable=False, code="encryption_key"
+        )
+    log.exception("whatsapp send of message %s: unexpected error", message_id)
+    return ProviderError(
+        f"unexpected error while sending: {type(exc).__name__}: {exc}"[:2000],
+        retryable=True,
+        code="internal_error",
+    )
 
 
 def _send(settings: Settings, business: Business, conversation: Conversation, message: Message) -> SendResult:

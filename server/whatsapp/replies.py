@@ -153,21 +153,19 @@ def attempt_reply(conversation_id: int, *, final: bool, wait: bool) -> str:
 
     try:
         answer, through_id = _compose(settings, conversation)
-    except AIError as exc:
-        _release(conversation_id)
-        if not final:
-            db_session.commit()
-            log.warning("AI reply for conversation %s failed, will retry: %s", conversation_id, exc)
-            raise
-        _record_failure(conversation, str(exc))
-        db_session.commit()
-        log.error("AI reply for conversation %s failed for good: %s", conversation_id, exc)
-        return "failed"
-    except Exception:
+    except Exception as exc:  # retried, then a failed row in the inbox
         db_session.rollback()
         _release(conversation_id)
         db_session.commit()
-        raise
+        if not isinstance(exc, AIError):
+            log.exception("AI reply for conversation %s: unexpected error", conversation_id)
+        if not final:
+            log.warning("AI reply for conversation %s failed, will retry: %s", conversation_id, exc)
+            raise
+        _record_failure(conversation, exc)
+        db_session.commit()
+        log.error("AI reply for conversation %s failed for good: %s", conversation_id, exc)
+        return "failed"
 
     conversation = db_session.get(Conversation, conversation_id, populate_existing=True)
     assert conversation is not None
@@ -217,9 +215,16 @@ def _follow_up(conversation_id: int) -> None:
         schedule_reply(conversation_id)
 
 
-def _record_failure(conversation: Conversation, error: str) -> None:
+def _record_failure(conversation: Conversation, exc: Exception) -> None:
     """No answer is lost silently: a failed AI reply shows in the conversation and under 'failed'."""
     now = utcnow()
+    if isinstance(exc, AIError):
+        code, why = exc.code, f"The AI did not answer after {RETRIES + 1} attempts: {exc}"
+    else:
+        code, why = (
+            "internal_error",
+            f"The AI reply could not be written ({RETRIES + 1} attempts): {type(exc).__name__}: {exc}",
+        )
     db_session.add(
         Message(
             business_id=conversation.business_id,
@@ -230,8 +235,8 @@ def _record_failure(conversation: Conversation, error: str) -> None:
             kind="ai_reply",
             text="",
             status=Delivery.failed.value,
-            error_code="ai_unavailable",
-            error_message=f"The AI did not answer after {RETRIES + 1} attempts: {error}"[:2000],
+            error_code=code,
+            error_message=why[:2000],
             created_at=now,
             status_at=now,
         )

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from server.db import SessionFactory, get_engine
+from server.db import SessionFactory, db_session, get_engine
 from server.whatsapp.models import Message
+from tests.fakes import whatsapp_meta as meta
 from tests.fakes import whatsapp_twilio as twilio
-from tests.whatsapp.conftest import WA
+from tests.whatsapp.conftest import CUSTOMER, PNID_A, WA
 
 STATUS_PATH = "/webhook/whatsapp/twilio/status"
 
@@ -85,3 +86,89 @@ def test_a_status_callback_arriving_during_our_commit_is_applied(wa: WA, order: 
     reply = wa.messages(wa.conversation(wa.world.business_a).id)[-1]
     assert reply.provider_message_id == wa.fakes.twilio.sends[-1].sid
     assert reply.status == "delivered"
+
+
+# ---------------------------------------------------------------- every error ends in a visible state
+
+
+def _last(wa: WA, business_id: int, phone: str = CUSTOMER) -> Message:
+    return wa.messages(wa.conversation(business_id, phone).id)[-1]
+
+
+def _failed_listing(wa: WA) -> list[int]:
+    return [c["id"] for c in wa.world.as_("business_a").get("/api/conversations?failed=true").json["items"]]
+
+
+def test_an_unreadable_provider_answer_fails_the_ai_reply_visibly(wa: WA) -> None:
+    # A 201 whose body is not Twilio's JSON (a proxy's page): the message may exist at Twilio, so it
+    # is not sent again blindly; it fails with the reason instead of staying "queued".
+    wa.fakes.twilio.raw_next.append((201, "<html>upstream says hi</html>"))
+    assert wa.twilio_text("שלום").status_code == 200
+    wa.run_scheduled()
+    reply = _last(wa, wa.world.business_a)
+    assert (reply.author, reply.status, reply.error_code) == ("ai", "failed", "provider_unreadable")
+    assert "may have been sent" in (reply.error_message or "")
+    assert _failed_listing(wa) == [reply.conversation_id]
+
+
+def test_a_key_that_cannot_decrypt_the_meta_token_fails_the_send_at_once(wa: WA) -> None:
+    from cryptography.fernet import Fernet
+
+    from server.business.models import Business
+
+    business = db_session.get(Business, wa.world.business_a)
+    assert business is not None
+    business.meta_access_token_encrypted = Fernet(Fernet.generate_key()).encrypt(b"EAAG-x").decode()
+    db_session.commit()
+    contacts = [meta.contact("972501234567", "דנה")]
+    assert (
+        wa.meta(
+            meta.webhook([meta.change(PNID_A, [meta.text_message("972501234567", "היי")], contacts=contacts)])
+        ).status_code
+        == 200
+    )
+    assert wa.run_scheduled() == 0  # not retried: another try cannot help
+    reply = _last(wa, wa.world.business_a)
+    assert (reply.status, reply.error_code, reply.attempts) == ("failed", "encryption_key", 1)
+    assert "DATA_ENCRYPTION_KEY" in (reply.error_message or "") and wa.fakes.meta.sends == []
+
+
+def test_an_unexpected_error_in_a_send_is_retried_then_failed(
+    wa: WA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.providers import twilio_whatsapp
+
+    wa.twilio_text("היי")
+    conversation_id = wa.conversation(wa.world.business_a).id
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("something nobody expected")
+
+    monkeypatch.setattr(twilio_whatsapp, "send", broken)
+    api = wa.world.as_("business_a")
+    queued = api.post(f"/api/conversations/{conversation_id}/messages", {"text": "תשובה"})
+    assert queued.status_code == 201
+    assert wa.run_scheduled() == 4
+    failed = _last(wa, wa.world.business_a)
+    assert failed.id == queued.json["id"] and failed.attempts == 5
+    assert (failed.status, failed.error_code) == ("failed", "internal_error")
+    assert "RuntimeError: something nobody expected" in (failed.error_message or "")
+
+
+def test_an_unexpected_error_while_composing_is_retried_then_a_visible_failure(
+    wa: WA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.whatsapp import replies
+
+    def broken(*_args: Any) -> str:
+        raise RuntimeError("prompt store unavailable")
+
+    monkeypatch.setattr(replies.business_service, "whatsapp_prompt_for", broken)
+    assert wa.twilio_text("יש מישהו?").status_code == 200
+    assert wa.run_scheduled() == 3
+    failure = _last(wa, wa.world.business_a)
+    assert (failure.kind, failure.status, failure.error_code) == ("ai_reply", "failed", "internal_error")
+    assert "prompt store unavailable" in (failure.error_message or "")
+    conversation = wa.conversation(wa.world.business_a)
+    assert conversation.reply_armed_at is None and conversation.reply_lease_until is None
+    assert _failed_listing(wa) == [conversation.id] and wa.fakes.ai.calls == []
