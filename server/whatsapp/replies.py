@@ -317,13 +317,18 @@ def _ask(settings: Settings, conversation: Conversation) -> ChatAnswer:
     answer = openai_chat.complete(settings, messages, [SAVE_LEAD_TOOL])
     for _round in range(MAX_TOOL_ROUNDS):
         if not answer.tool_calls:
-            return answer
+            break
         messages.append(answer.assistant_message())
         for call in answer.tool_calls:
             result = _run_tool(conversation, call.name, call.arguments)
             messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
         db_session.commit()
         answer = openai_chat.complete(settings, messages, [SAVE_LEAD_TOOL])
+    # An answer with nothing to send is a failed answer (retried, then shown), not a silent one.
+    if answer.tool_calls:
+        raise AIError(f"the AI still asked for tools after {MAX_TOOL_ROUNDS} rounds", code="ai_tool_loop")
+    if not answer.text:
+        raise AIError("the AI answered with no text", code="ai_empty_answer")
     return answer
 
 
