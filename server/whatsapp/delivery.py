@@ -3,29 +3,87 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
+
+from huey import crontab
+from sqlalchemy import select, update
 
 from server import crypto
 from server.business.models import Business
 from server.db import db_session, utcnow
-from server.jobs import job
+from server.jobs import job, on_consumer_start, periodic
 from server.leads import service as leads
 from server.leads.models import Lead, LeadEventKind
 from server.providers import meta_whatsapp, twilio_whatsapp
 from server.providers.whatsapp_common import ProviderError, SendResult
 from server.settings import Settings
 from server.whatsapp import service
-from server.whatsapp.models import Author, Conversation, Delivery, Message, Provider
+from server.whatsapp.models import Author, Conversation, Delivery, Direction, Message, Provider
 
 log = logging.getLogger(__name__)
 
 RETRIES = 4  # 2 s, 4 s, 8 s, 16 s apart
 RETRY_DELAY = 2
+# Every try and its backoff are long over by then (~2 minutes with 15 s send timeouts).
+STALE_SEND = timedelta(minutes=10)
+SWEEP_BATCH = 500
 
 
 @job(retries=RETRIES, retry_delay=RETRY_DELAY, retry_backoff=2, context=True)
 def deliver_message(message_id: int, task: Any = None) -> str:
     return deliver(message_id, final=task is None or not task.retries)
+
+
+@on_consumer_start
+@periodic(crontab(minute="*"))
+def sweep_stranded_sends() -> int:
+    """Messages still queued without a provider id long after their tries (a crash lost the job).
+
+    Never tried: send now. Tried: the send was cut off and may have reached the customer, so it is
+    not repeated blindly; it fails with that reason and a person can retry it from the inbox.
+    """
+    now = utcnow()
+    stale = db_session.execute(
+        select(Message.id, Message.attempts)
+        .where(
+            Message.status == Delivery.queued.value,
+            Message.direction == Direction.outbound.value,
+            Message.provider_message_id.is_(None),
+            Message.created_at < now - STALE_SEND,
+        )
+        .order_by(Message.created_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    never_tried = [message_id for message_id, attempts in stale if not attempts]
+    interrupted = [message_id for message_id, attempts in stale if attempts]
+    if interrupted:
+        db_session.execute(
+            update(Message)
+            .where(
+                Message.id.in_(interrupted),
+                Message.status == Delivery.queued.value,
+                Message.provider_message_id.is_(None),
+            )
+            .values(
+                status=Delivery.failed.value,
+                status_at=now,
+                error_code="send_interrupted",
+                error_message="The send was interrupted (the server stopped during it); it may have reached "
+                "the customer: check before you retry it.",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    db_session.commit()
+    for message_id in never_tried:
+        deliver_message(message_id)
+    if stale:
+        log.warning(
+            "send sweep: %s never-tried message(s) sent, %s interrupted one(s) failed",
+            len(never_tried),
+            len(interrupted),
+        )
+    return len(stale)
 
 
 def deliver_now(message_id: int) -> str:

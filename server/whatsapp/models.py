@@ -50,6 +50,7 @@ class Conversation(Base):
     __table_args__ = (
         UniqueConstraint("business_id", "customer_key"),
         Index("ix_conversations_business_last", "business_id", "last_message_at", "id"),
+        Index("ix_conversations_reply_armed_at", "reply_armed_at"),  # the stranded-reply sweep
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,6 +93,7 @@ class Message(Base):
         UniqueConstraint("provider", "provider_message_id"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
         Index("ix_messages_business_status", "business_id", "status"),
+        Index("ix_messages_status_created", "status", "created_at"),  # the stranded-send sweep
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from huey import crontab
 from sqlalchemy import func, or_, select, update
 
 from server import crypto
@@ -24,7 +25,7 @@ from server.auth.context import TenantId
 from server.business import service as business_service
 from server.business.models import Business
 from server.db import db_session, utcnow
-from server.jobs import huey, job
+from server.jobs import huey, job, on_consumer_start, periodic
 from server.leads import service as leads
 from server.leads.models import Lead, LeadEventKind, LeadSource
 from server.providers import openai_chat
@@ -39,6 +40,7 @@ RETRIES = 3  # 2 s, 4 s, 8 s apart, then the reply is marked failed in the inbox
 RETRY_DELAY = 2
 MAX_TOOL_ROUNDS = 3
 MAX_REGENERATIONS = 2
+SWEEP_BATCH = 500
 
 DEFAULT_PROMPT = (
     "את/ה עונה בוואטסאפ בשם העסק {business}. ענו בשפת הלקוח (עברית כברירת מחדל), בהודעות קצרות וחמות."
@@ -107,6 +109,35 @@ def reply_to_conversation(conversation_id: int, task: Any = None) -> str:
     return attempt_reply(conversation_id, final=task is None or not task.retries, wait=False)
 
 
+@on_consumer_start
+@periodic(crontab(minute="*"))
+def sweep_stranded_replies() -> int:
+    """Conversations armed long ago with no live lease (their job was lost in a crash): arm again."""
+    now = utcnow()
+    stranded = db_session.scalars(
+        select(Conversation.id)
+        .where(
+            Conversation.reply_armed_at < now - service.STALE_ARM,
+            Conversation.ai_paused.is_(False),
+            or_(Conversation.reply_lease_until.is_(None), Conversation.reply_lease_until < now),
+        )
+        .order_by(Conversation.reply_armed_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    db_session.commit()
+    armed = 0
+    for conversation_id in stranded:
+        if service._arm(conversation_id, now):
+            db_session.commit()
+            schedule_reply(conversation_id)
+            armed += 1
+        else:
+            db_session.commit()
+    if armed:
+        log.warning("reply sweep re-armed %s stranded conversation(s)", armed)
+    return armed
+
+
 # ---------------------------------------------------------------- one attempt
 
 
@@ -149,7 +180,14 @@ def attempt_reply(conversation_id: int, *, final: bool, wait: bool) -> str:
     )
     db_session.commit()
     if not claimed.rowcount:  # type: ignore[attr-defined]
-        return "busy"  # another attempt is writing; it re-arms if more came in
+        # Another attempt is writing (it answers what came in meanwhile), or a worker died holding
+        # the lease: look again when the lease ends, so a dead worker strands nobody.
+        held = db_session.scalar(
+            select(Conversation.reply_lease_until).where(Conversation.id == conversation_id)
+        )
+        db_session.commit()
+        reply_to_conversation.schedule(args=(conversation_id,), eta=(held or now) + timedelta(seconds=1))
+        return "busy"
 
     try:
         answer, through_id = _compose(settings, conversation)

@@ -102,6 +102,11 @@ class WA:
         conversation.last_inbound_at = at
         db_session.commit()
 
+    def run_task(self, task: Any) -> Any:
+        """Run a periodic task as the consumer would (with the app's settings)."""
+        with self.app.app_context():
+            return task()
+
     def run_scheduled(self, rounds: int = 20) -> int:
         """Run what Huey scheduled for later (retries with backoff), as its scheduler would."""
         ran = 0

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from server.whatsapp.models import Message
+from sqlalchemy import update
+
+from server.db import db_session, utcnow
+from server.jobs import huey
+from server.whatsapp.models import Conversation, Message
 from tests.whatsapp.conftest import CUSTOMER, WA
 
 TOOL_CALL: dict[str, Any] = {"tool_calls": [{"name": "save_lead", "arguments": {"full_name": "דנה כהן"}}]}
@@ -44,3 +49,103 @@ def test_an_ai_that_never_stops_calling_tools_fails_visibly(wa: WA) -> None:
     failure = _thread(wa)[-1]
     assert (failure.kind, failure.status, failure.error_code) == ("ai_reply", "failed", "ai_tool_loop")
     assert wa.fakes.twilio.sends == []
+
+
+# ---------------------------------------------------------------- a worker that died mid-reply
+
+
+def _as_if_a_worker_died_mid_reply(wa: WA, lease_ends_in: timedelta) -> int:
+    """An unanswered message, armed 3 minutes ago by a job that died holding the lease."""
+    wa.twilio_text("שלום")
+    conversation_id = wa.conversation(wa.world.business_a).id
+    api = wa.world.as_("business_a")
+    api.post(f"/api/conversations/{conversation_id}/pause")
+    wa.twilio_text("יש מישהו?")  # lands in the inbox only
+    now = utcnow()
+    db_session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(
+            ai_paused=False, reply_armed_at=now - timedelta(minutes=3), reply_lease_until=now + lease_ends_in
+        )
+    )
+    db_session.commit()
+    return conversation_id
+
+
+def _expire_lease(conversation_id: int) -> None:
+    db_session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(reply_lease_until=utcnow() - timedelta(seconds=1))
+    )
+    db_session.commit()
+
+
+def test_a_message_meeting_a_dead_workers_lease_is_answered_when_the_lease_ends(wa: WA) -> None:
+    conversation_id = _as_if_a_worker_died_mid_reply(wa, timedelta(minutes=1))
+    wa.twilio_text("הלו?")  # re-arms the stale conversation, meets the lease: busy
+    assert len(wa.fakes.twilio.sends) == 1
+    [task] = huey.scheduled()
+    assert task.eta is not None and task.eta > datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=50)
+    _expire_lease(conversation_id)
+    assert wa.run_scheduled() == 1
+    assert wa.fakes.twilio.sends[-1].body == "echo: יש מישהו? | הלו?"
+
+
+def test_the_sweep_rearms_a_conversation_whose_job_was_lost(wa: WA) -> None:
+    from server.whatsapp import replies
+
+    conversation_id = _as_if_a_worker_died_mid_reply(wa, -timedelta(seconds=1))
+    assert len(wa.fakes.twilio.sends) == 1
+    wa.run_task(replies.sweep_stranded_replies)
+    assert wa.fakes.twilio.sends[-1].body == "echo: יש מישהו?"
+    conversation = wa.conversation(wa.world.business_a)
+    assert conversation.id == conversation_id and conversation.reply_armed_at is None
+    wa.run_task(replies.sweep_stranded_replies)  # nothing left: no second answer
+    assert len(wa.fakes.twilio.sends) == 2
+
+
+def test_the_sweep_leaves_live_leases_and_paused_conversations_alone(wa: WA) -> None:
+    from server.whatsapp import replies
+
+    conversation_id = _as_if_a_worker_died_mid_reply(wa, timedelta(minutes=1))
+    wa.run_task(replies.sweep_stranded_replies)
+    db_session.execute(update(Conversation).where(Conversation.id == conversation_id).values(ai_paused=True))
+    db_session.commit()
+    _expire_lease(conversation_id)
+    wa.run_task(replies.sweep_stranded_replies)
+    assert len(wa.fakes.twilio.sends) == 1 and len(wa.fakes.ai.calls) == 1
+
+
+def test_the_sweep_sends_a_queued_message_whose_job_was_lost_and_fails_an_interrupted_one(wa: WA) -> None:
+    from server.whatsapp import delivery
+
+    wa.twilio_text("שלום")
+    conversation = wa.conversation(wa.world.business_a)
+    long_ago = utcnow() - timedelta(minutes=11)
+    never_tried, interrupted = (
+        Message(
+            business_id=conversation.business_id,
+            conversation_id=conversation.id,
+            direction="out",
+            author="user",
+            provider="twilio",
+            kind="text",
+            text=text,
+            status="queued",
+            attempts=attempts,
+            created_at=long_ago,
+            status_at=long_ago,
+        )
+        for text, attempts in (("לא נשלחה", 0), ("נקטעה", 1))
+    )
+    db_session.add_all([never_tried, interrupted])
+    db_session.commit()
+    wa.run_task(delivery.sweep_stranded_sends)
+    assert wa.fakes.twilio.sends[-1].body == "לא נשלחה" and len(wa.fakes.twilio.sends) == 2
+    by_text = {m.text: m for m in _thread(wa)}
+    assert by_text["לא נשלחה"].provider_message_id == wa.fakes.twilio.sends[-1].sid
+    stopped = by_text["נקטעה"]
+    assert (stopped.status, stopped.error_code) == ("failed", "send_interrupted")
+    assert "may have reached" in (stopped.error_message or "")
