@@ -80,7 +80,7 @@ def ingest_message(business: Business, inbound: InboundMessage) -> Ingested:
 
     The intake row, the message, the conversation and the lead change commit together, so a
     redelivery (or the same message racing on another connection) fails on the unique key and
-    does nothing.
+    does nothing. Any other integrity error is raised: the webhook answers 5xx and is retried.
     """
     tenant = TenantId(business.id)
     now = utcnow()
@@ -142,7 +142,14 @@ def ingest_message(business: Business, inbound: InboundMessage) -> Ingested:
         db_session.commit()
     except IntegrityError:
         db_session.rollback()
-        return Ingested(duplicate=True)
+        if _already_received(inbound.provider.value, inbound.provider_message_id):
+            return Ingested(duplicate=True)
+        log.error(
+            "%s message %s: an integrity error that is not a redelivery; answering 5xx so it is retried",
+            inbound.provider.value,
+            inbound.provider_message_id,
+        )
+        raise
     return Ingested(duplicate=False, conversation_id=conversation.id, message_id=message_id, arm_reply=arm)
 
 
@@ -260,7 +267,14 @@ def ingest_status(business_id: int | None, status: StatusUpdate) -> bool:
         db_session.commit()
     except IntegrityError:
         db_session.rollback()
-        return False
+        if _already_received(status.provider.value, provider_event_id):
+            return False
+        log.error(
+            "%s status %s: an integrity error that is not a redelivery",
+            status.provider.value,
+            provider_event_id,
+        )
+        raise
     if message_id is None and status.status is not None:
         # Our send may have committed this id after we looked (and before it could see this event).
         apply_early_statuses(status.provider.value, status.message_ref)
@@ -328,6 +342,19 @@ def apply_early_statuses(provider: str, provider_message_id: str) -> None:
             .execution_options(synchronize_session=False)
         )
     db_session.commit()
+
+
+def _already_received(provider: str, provider_message_id: str) -> bool:
+    """After an IntegrityError: is it because this delivery's intake row exists (a real duplicate)?"""
+    return bool(
+        db_session.scalar(
+            select(
+                exists().where(
+                    InboundEvent.provider == provider, InboundEvent.provider_message_id == provider_message_id
+                )
+            )
+        )
+    )
 
 
 def _error_text(code: str | None) -> str | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from server.crypto import decrypt
@@ -371,3 +373,24 @@ def test_the_window_starts_at_the_customers_message(wa: WA) -> None:
     conversation = wa.conversation(wa.world.business_a)
     assert conversation.last_inbound_at is not None
     assert utcnow() - conversation.last_inbound_at < timedelta(seconds=30)
+
+
+def test_only_a_real_duplicate_is_ignored_any_other_integrity_error_is_a_5xx(
+    wa: WA, caplog: pytest.LogCaptureFixture
+) -> None:
+    wa.twilio_text("שלום")
+    reply = wa.messages(wa.conversation(wa.world.business_a).id)[-1]
+    before = wa.counts()
+    # A delivery whose sid collides with one of our sent messages: the intake row is new, the
+    # message row violates another unique key. Not a duplicate: Twilio must retry, we must hear of it.
+    form = twilio.inbound_form(CUSTOMER, NUMBER_A, "התנגשות", sid=reply.provider_message_id)
+    with caplog.at_level(logging.ERROR):
+        response = wa.twilio(form)
+    assert response.status_code == 500 and response.json["reason"] == "unexpected"
+    assert any("unhandled error on POST /webhook/whatsapp/twilio" in r.message for r in caplog.records)
+    assert wa.counts() == before  # rolled back: nothing half-stored
+    # A real duplicate is still answered 200 and ignored.
+    first = twilio.inbound_form(CUSTOMER, NUMBER_A, "פעמיים")
+    assert wa.twilio(first).status_code == 200
+    after = wa.counts()
+    assert wa.twilio(first).status_code == 200 and wa.counts() == after
