@@ -26,8 +26,16 @@ def signature_valid(app_secret: str, raw_body: bytes, header: str | None) -> boo
     return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower())
 
 
-def recipient(number_e164: str) -> str:
-    return number_e164.lstrip("+")
+def addressed(to_number: str | None, user_id: str | None) -> dict[str, str]:
+    """`to` a phone number (digits, no +), else `recipient` the business-scoped user id of a customer
+    who hides the number behind a username."""
+    if to_number:
+        return {"to": to_number.lstrip("+")}
+    if user_id:
+        return {"recipient": user_id}
+    raise ProviderError(
+        "the customer shows neither a number nor a WhatsApp user id", retryable=False, code="no_recipient"
+    )
 
 
 def _post(settings: Settings, phone_number_id: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -73,11 +81,18 @@ def _result(body: dict[str, Any]) -> SendResult:
     return SendResult(provider_message_id=str(messages[0]["id"]), status="queued")
 
 
-def send_text(settings: Settings, phone_number_id: str, token: str, to_number: str, text: str) -> SendResult:
+def send_text(
+    settings: Settings,
+    phone_number_id: str,
+    token: str,
+    to_number: str | None,
+    user_id: str | None,
+    text: str,
+) -> SendResult:
     payload = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": recipient(to_number),
+        **addressed(to_number, user_id),
         "type": "text",
         "text": {"body": text, "preview_url": False},
     }
@@ -88,7 +103,8 @@ def send_template(
     settings: Settings,
     phone_number_id: str,
     token: str,
-    to_number: str,
+    to_number: str | None,
+    user_id: str | None,
     name: str,
     language: str,
     params: Sequence[str],
@@ -100,7 +116,7 @@ def send_template(
         ]
     payload = {
         "messaging_product": "whatsapp",
-        "to": recipient(to_number),
+        **addressed(to_number, user_id),
         "type": "template",
         "template": template,
     }

@@ -58,7 +58,7 @@ def complete(settings: Settings, messages: list[dict[str, Any]], tools: list[dic
         completion = client.chat.completions.create(
             model=settings.openai_chat_model,
             messages=messages,  # type: ignore[arg-type]
-            tools=tools,  # type: ignore[arg-type]
+            tools=tools or openai.omit,  # type: ignore[arg-type]  # the API refuses an empty list
         )
     except openai.OpenAIError as exc:
         raise AIError(f"{type(exc).__name__}: {exc}") from exc

@@ -163,12 +163,12 @@ def _as_provider_error(message_id: int, exc: Exception) -> ProviderError:
 
 
 def _send(settings: Settings, business: Business, conversation: Conversation, message: Message) -> SendResult:
-    if not conversation.customer_phone:
-        raise ProviderError(
-            "the customer shows no phone number to write to", retryable=False, code="no_phone"
-        )
     template = message.template or {}
     if conversation.provider == Provider.twilio.value:
+        if not conversation.customer_phone:
+            raise ProviderError(
+                "Twilio can only write to a phone number", retryable=False, code="no_recipient"
+            )
         base = settings.public_base_url.rstrip("/")
         callback = f"{base}/webhook/whatsapp/twilio/status" if base else None
         if message.kind == "template":
@@ -190,16 +190,17 @@ def _send(settings: Settings, business: Business, conversation: Conversation, me
     if not business.meta_access_token_encrypted:
         raise ProviderError("no Meta access token is set for this business", retryable=False, code="config")
     token = crypto.decrypt(business.meta_access_token_encrypted, settings)
+    # Meta reaches a customer who hides the number by their business-scoped user id.
+    to, user_id = conversation.customer_phone, conversation.customer_user_id
     if message.kind == "template":
         return meta_whatsapp.send_template(
             settings,
             conversation.business_address,
             token,
-            conversation.customer_phone,
+            to,
+            user_id,
             str(template.get("name", "")),
             str(template.get("language", "he")),
             [str(p) for p in template.get("params", [])],
         )
-    return meta_whatsapp.send_text(
-        settings, conversation.business_address, token, conversation.customer_phone, message.text
-    )
+    return meta_whatsapp.send_text(settings, conversation.business_address, token, to, user_id, message.text)

@@ -169,6 +169,12 @@ def attempt_reply(conversation_id: int, *, final: bool, wait: bool) -> str:
             return "waiting"
         time.sleep((wake - now).total_seconds())
 
+    if not service.can_write_to(conversation):
+        # No AI call for a reply that could only fail: the inbox shows why instead.
+        _record_failure(conversation, UnreachableCustomer())
+        db_session.commit()
+        return "unreachable"
+
     lease = now + timedelta(seconds=settings.whatsapp_ai_timeout_seconds * (MAX_TOOL_ROUNDS + 1) + 60)
     claimed = db_session.execute(
         update(Conversation)
@@ -253,10 +259,17 @@ def _follow_up(conversation_id: int) -> None:
         schedule_reply(conversation_id)
 
 
+class UnreachableCustomer(Exception):
+    """The conversation's provider has no address for this customer (a username on Twilio)."""
+
+
 def _record_failure(conversation: Conversation, exc: Exception) -> None:
     """No answer is lost silently: a failed AI reply shows in the conversation and under 'failed'."""
     now = utcnow()
-    if isinstance(exc, AIError):
+    if isinstance(exc, UnreachableCustomer):
+        code = "no_recipient"
+        why = f"Not answered: {conversation.provider} cannot write to a customer who shows no phone number."
+    elif isinstance(exc, AIError):
         code, why = exc.code, f"The AI did not answer after {RETRIES + 1} attempts: {exc}"
     else:
         code, why = (
@@ -340,7 +353,11 @@ def build_messages(settings: Settings, conversation: Conversation) -> list[dict[
         f"{prompt}\n\n---\nChannel: WhatsApp. Business: {business_name}. "
         f"Local time: {local_now:%Y-%m-%d %H:%M} ({timezone}).\n"
         f"What the business already knows about this customer:\n{context}\n"
-        "When you learn the customer's name, email or what they need, call save_lead."
+        + (
+            "When you learn the customer's name, email or what they need, call save_lead."
+            if conversation.customer_phone
+            else "Their number is hidden (a WhatsApp username), so nothing can be saved to the CRM yet."
+        )
     )
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
     for item in service.history(conversation, settings.whatsapp_ai_history_messages):
@@ -351,8 +368,10 @@ def build_messages(settings: Settings, conversation: Conversation) -> list[dict[
 
 def _ask(settings: Settings, conversation: Conversation) -> ChatAnswer:
     messages = build_messages(settings, conversation)
+    # A customer without a number has no lead to save to (leads are one per phone) until it appears.
+    tools = [SAVE_LEAD_TOOL] if conversation.customer_phone else []
     db_session.commit()  # give the connection back while the AI thinks
-    answer = openai_chat.complete(settings, messages, [SAVE_LEAD_TOOL])
+    answer = openai_chat.complete(settings, messages, tools)
     for _round in range(MAX_TOOL_ROUNDS):
         if not answer.tool_calls:
             break
@@ -361,7 +380,7 @@ def _ask(settings: Settings, conversation: Conversation) -> ChatAnswer:
             result = _run_tool(conversation, call.name, call.arguments)
             messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
         db_session.commit()
-        answer = openai_chat.complete(settings, messages, [SAVE_LEAD_TOOL])
+        answer = openai_chat.complete(settings, messages, tools)
     # An answer with nothing to send is a failed answer (retried, then shown), not a silent one.
     if answer.tool_calls:
         raise AIError(f"the AI still asked for tools after {MAX_TOOL_ROUNDS} rounds", code="ai_tool_loop")

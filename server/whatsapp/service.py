@@ -511,6 +511,24 @@ def mark_read(tenant: TenantId, conversation_id: int) -> Conversation:
 # ---------------------------------------------------------------- sends from people
 
 
+def can_write_to(conversation: Conversation) -> bool:
+    """A number reaches the customer on either provider; a username's user id only on Meta."""
+    return bool(
+        conversation.customer_phone
+        or (conversation.customer_user_id and conversation.provider == Provider.meta.value)
+    )
+
+
+NO_LEAD_YET = (
+    "The customer hides their number behind a WhatsApp username: the lead is created when the number "
+    "appears (leads are one per phone)."
+)
+
+
+def no_lead_reason(conversation: Conversation) -> str | None:
+    return NO_LEAD_YET if conversation.lead_id is None and not conversation.customer_phone else None
+
+
 def within_window(conversation: Conversation | None, now: datetime) -> bool:
     return bool(conversation and conversation.last_inbound_at and now - conversation.last_inbound_at < WINDOW)
 

@@ -37,6 +37,7 @@ def conversation_out(conversation: Conversation, has_failed: bool) -> Conversati
         customer_phone=conversation.customer_phone,
         customer_user_id=conversation.customer_user_id,
         lead_id=conversation.lead_id,
+        no_lead_reason=service.no_lead_reason(conversation),
         provider=conversation.provider,
         ai_paused=conversation.ai_paused,
         paused_at=conversation.paused_at,

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from server.db import db_session, utcnow
 from server.jobs import huey
+from server.leads.models import Lead
+from server.whatsapp import replies
 from server.whatsapp.models import Conversation, Message
-from tests.whatsapp.conftest import CUSTOMER, WA
+from tests.fakes import whatsapp_meta as meta
+from tests.whatsapp.conftest import CUSTOMER, NUMBER_A, PNID_A, WA
 
 TOOL_CALL: dict[str, Any] = {"tool_calls": [{"name": "save_lead", "arguments": {"full_name": "דנה כהן"}}]}
 
@@ -94,8 +97,6 @@ def test_a_message_meeting_a_dead_workers_lease_is_answered_when_the_lease_ends(
 
 
 def test_the_sweep_rearms_a_conversation_whose_job_was_lost(wa: WA) -> None:
-    from server.whatsapp import replies
-
     conversation_id = _as_if_a_worker_died_mid_reply(wa, -timedelta(seconds=1))
     assert len(wa.fakes.twilio.sends) == 1
     wa.run_task(replies.sweep_stranded_replies)
@@ -107,8 +108,6 @@ def test_the_sweep_rearms_a_conversation_whose_job_was_lost(wa: WA) -> None:
 
 
 def test_the_sweep_leaves_live_leases_and_paused_conversations_alone(wa: WA) -> None:
-    from server.whatsapp import replies
-
     conversation_id = _as_if_a_worker_died_mid_reply(wa, timedelta(minutes=1))
     wa.run_task(replies.sweep_stranded_replies)
     db_session.execute(update(Conversation).where(Conversation.id == conversation_id).values(ai_paused=True))
@@ -149,3 +148,75 @@ def test_the_sweep_sends_a_queued_message_whose_job_was_lost_and_fails_an_interr
     stopped = by_text["נקטעה"]
     assert (stopped.status, stopped.error_code) == ("failed", "send_interrupted")
     assert "may have reached" in (stopped.error_message or "")
+
+
+# ---------------------------------------------------------------- a username without a number
+
+
+def test_a_username_without_a_number_is_answered_by_user_id_and_gets_no_lead_yet(wa: WA) -> None:
+    user_id = "US.13491208655302741918"
+    hidden = {"from_user_id": user_id, "id": meta.wamid(), "timestamp": "1763900000", "type": "text"}
+    hidden["text"] = {"body": "כמה עולה תספורת?"}
+    contacts = [{"profile": {"name": "נועה", "username": "@noa"}, "user_id": user_id}]
+    assert wa.meta(meta.webhook([meta.change(PNID_A, [hidden], contacts=contacts)])).status_code == 200
+
+    [call] = wa.fakes.ai.calls
+    assert "tools" not in call  # no save_lead: there is no lead to save to until the number appears
+    assert "hidden" in call["messages"][0]["content"]
+    [sent] = wa.fakes.meta.sends
+    assert (
+        sent["recipient"] == user_id and "to" not in sent and sent["text"]["body"] == "echo: כמה עולה תספורת?"
+    )
+    conversation = db_session.scalar(select(Conversation).where(Conversation.customer_user_id == user_id))
+    assert conversation is not None
+    reply = wa.messages(conversation.id)[-1]
+    assert (reply.status, reply.provider_message_id) == ("queued", sent["id"])
+    assert wa.count(Lead) == 0
+    shown = wa.world.as_("business_a").get(f"/api/conversations/{conversation.id}").json
+    assert shown["lead_id"] is None and shown["customer_user_id"] == user_id
+    assert "username" in shown["no_lead_reason"]
+
+    # A template reaches the user id too (allowed at any time).
+    template = wa.world.as_("business_a").post(
+        f"/api/conversations/{conversation.id}/template", {"name": "appointment_reminder", "params": ["נועה"]}
+    )
+    assert template.status_code == 201
+    assert wa.fakes.meta.sends[-1]["recipient"] == user_id and wa.fakes.meta.sends[-1]["type"] == "template"
+
+
+def test_a_conversation_nobody_can_write_to_is_marked_without_an_ai_call(wa: WA) -> None:
+    from server.whatsapp import service
+
+    # A Twilio conversation keyed by a user id only: Twilio has no way to address it.
+    now = utcnow()
+    conversation = Conversation(
+        business_id=wa.world.business_a,
+        customer_key="US.1",
+        customer_user_id="US.1",
+        provider="twilio",
+        business_address=NUMBER_A,
+        last_inbound_at=now,
+        last_inbound_received_at=now,
+        reply_armed_at=now - timedelta(seconds=5),
+    )
+    db_session.add(conversation)
+    db_session.flush()
+    db_session.add(
+        Message(
+            business_id=wa.world.business_a,
+            conversation_id=conversation.id,
+            direction="in",
+            author="customer",
+            provider="twilio",
+            provider_message_id="SM" + "9" * 32,
+            text="שלום",
+            status="received",
+        )
+    )
+    db_session.commit()
+    with wa.app.app_context():
+        replies.reply_to_conversation(conversation.id)
+    assert wa.fakes.ai.calls == [] and wa.fakes.twilio.sends == []
+    failure = wa.messages(conversation.id)[-1]
+    assert (failure.kind, failure.status, failure.error_code) == ("ai_reply", "failed", "no_recipient")
+    assert service.can_write_to(conversation) is False
