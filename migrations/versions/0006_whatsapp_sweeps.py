@@ -16,11 +16,11 @@ def upgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.create_index("ix_conversations_reply_armed_at", ["reply_armed_at"], unique=False)
     with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.create_index("ix_messages_status_created", ["status", "created_at"], unique=False)
+        batch_op.create_index("ix_messages_status_at", ["status", "status_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_index("ix_messages_status_created")
+        batch_op.drop_index("ix_messages_status_at")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index("ix_conversations_reply_armed_at")

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 RETRIES = 4  # 2 s, 4 s, 8 s, 16 s apart
 RETRY_DELAY = 2
-# Every try and its backoff are long over by then (~2 minutes with 15 s send timeouts).
+# After being queued, every try and its backoff are long over by then (~2 min with 15 s send timeouts).
 STALE_SEND = timedelta(minutes=10)
 SWEEP_BATCH = 500
 
@@ -38,7 +38,7 @@ def deliver_message(message_id: int, task: Any = None) -> str:
 @on_consumer_start
 @periodic(crontab(minute="*"))
 def sweep_stranded_sends() -> int:
-    """Messages still queued without a provider id long after their tries (a crash lost the job).
+    """Messages still queued without a provider id long after they were queued (a crash lost the job).
 
     Never tried: send now. Tried: the send was cut off and may have reached the customer, so it is
     not repeated blindly; it fails with that reason and a person can retry it from the inbox.
@@ -50,9 +50,9 @@ def sweep_stranded_sends() -> int:
             Message.status == Delivery.queued.value,
             Message.direction == Direction.outbound.value,
             Message.provider_message_id.is_(None),
-            Message.created_at < now - STALE_SEND,
+            Message.status_at < now - STALE_SEND,
         )
-        .order_by(Message.created_at)
+        .order_by(Message.status_at)
         .limit(SWEEP_BATCH)
     ).all()
     never_tried = [message_id for message_id, attempts in stale if not attempts]

@@ -93,7 +93,7 @@ class Message(Base):
         UniqueConstraint("provider", "provider_message_id"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
         Index("ix_messages_business_status", "business_id", "status"),
-        Index("ix_messages_status_created", "status", "created_at"),  # the stranded-send sweep
+        Index("ix_messages_status_at", "status", "status_at"),  # the stranded-send sweep
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import Row, Select, and_, case, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.expression import Exists
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import ColumnElement, Exists
 
 from server import pagination
 from server.auth.context import RequestContext, TenantId
@@ -391,11 +392,26 @@ def get_conversation(tenant: TenantId, conversation_id: int) -> Conversation:
     return conversation
 
 
+def _resolved() -> ColumnElement[bool]:
+    """A failed message is resolved once a later outbound one got through (accepted by the provider and
+    not failed since), or when it is resent (then it is no longer failed)."""
+    later = aliased(Message)
+    return exists().where(
+        later.conversation_id == Message.conversation_id,
+        later.id > Message.id,
+        later.direction == Direction.outbound.value,
+        later.provider_message_id.is_not(None),
+        later.status != Delivery.failed.value,
+    )
+
+
 def _has_failed() -> Exists:
+    """The conversation has an unresolved failure (the inbox's 'failed' filter and flag)."""
     return exists().where(
         Message.business_id == Conversation.business_id,
         Message.conversation_id == Conversation.id,
         Message.status == Delivery.failed.value,
+        ~_resolved(),
     )
 
 
@@ -443,6 +459,7 @@ def failed_conversation_ids(tenant: TenantId, ids: list[int]) -> set[int]:
             Message.business_id == tenant,
             Message.conversation_id.in_(ids),
             Message.status == Delivery.failed.value,
+            ~_resolved(),
         )
         .distinct()
     )
@@ -604,6 +621,20 @@ def _channel_of(business: Business) -> tuple[Provider, str] | None:
 
 def _queue_text(ctx: RequestContext, conversation: Conversation, text: str) -> Message:
     now = utcnow()
+    require_window(conversation, now)
+    message = _new_outbound(ctx, conversation, kind="text", text=text, now=now)
+    # A person answered: what the customer wrote so far needs no AI reply.
+    latest = db_session.scalar(
+        select(func.max(Message.id)).where(
+            Message.conversation_id == conversation.id, Message.direction == Direction.inbound.value
+        )
+    )
+    conversation.answered_through_id = max(conversation.answered_through_id, latest or 0)
+    return _commit_and_deliver(ctx, conversation, message)
+
+
+def require_window(conversation: Conversation, now: datetime) -> None:
+    """The 24-hour rule for free text (a person's or the AI's)."""
     if not within_window(conversation, now):
         last = conversation.last_inbound_at
         raise Conflict(
@@ -619,15 +650,6 @@ def _queue_text(ctx: RequestContext, conversation: Conversation, text: str) -> M
             template_route=template_route(conversation.id),
             template_body={"name": "<template name>", "language": "he", "params": []},
         )
-    message = _new_outbound(ctx, conversation, kind="text", text=text, now=now)
-    # A person answered: what the customer wrote so far needs no AI reply.
-    latest = db_session.scalar(
-        select(func.max(Message.id)).where(
-            Message.conversation_id == conversation.id, Message.direction == Direction.inbound.value
-        )
-    )
-    conversation.answered_through_id = max(conversation.answered_through_id, latest or 0)
-    return _commit_and_deliver(ctx, conversation, message)
 
 
 def send_template(
@@ -649,6 +671,67 @@ def send_template(
         template={"name": name, "language": language, "params": params},
     )
     return _commit_and_deliver(ctx, conversation, message)
+
+
+def retry_message(ctx: RequestContext, tenant: TenantId, conversation_id: int, message_id: int) -> Message:
+    """A failed send is sent again (the same row, queued anew); a failed AI reply asks the AI again.
+
+    Free text (and an AI reply) obeys the 24-hour rule; a template may be resent at any time.
+    """
+    conversation = get_conversation(tenant, conversation_id)
+    message = db_session.scalar(
+        select(Message).where(
+            Message.id == message_id,
+            Message.business_id == tenant,
+            Message.conversation_id == conversation.id,
+        )
+    )
+    if message is None:
+        raise NotFound("message", message_id)
+    if message.direction != Direction.outbound.value or message.status != Delivery.failed.value:
+        raise Conflict(
+            "not_failed", f"Message {message_id} is {message.status}: only a failed message is retried."
+        )
+    now = utcnow()
+    if message.kind != "template":
+        require_window(conversation, now)
+    if message.kind == "ai_reply":
+        return _retry_ai_reply(conversation, message, now)
+    # Only the request that moves it from failed to queued sends it: two clicks send once.
+    requeued = db_session.execute(
+        update(Message)
+        .where(Message.id == message.id, Message.status == Delivery.failed.value)
+        .values(
+            status=Delivery.queued.value,
+            status_at=now,
+            provider_message_id=None,
+            error_code=None,
+            error_message=None,
+            attempts=0,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not requeued.rowcount:  # type: ignore[attr-defined]
+        db_session.rollback()
+        raise Conflict("not_failed", f"Message {message_id} is being retried already.")
+    db_session.refresh(message)
+    return _commit_and_deliver(ctx, conversation, message)
+
+
+def _retry_ai_reply(conversation: Conversation, failure: Message, now: datetime) -> Message:
+    if conversation.ai_paused:
+        raise Conflict("ai_paused", "The AI is paused for this conversation: resume it, or answer yourself.")
+    if not _unanswered_exists(conversation):
+        raise Conflict(
+            "nothing_to_answer", "Everything the customer wrote has been answered since this failure."
+        )
+    armed = _arm(conversation.id, now)
+    db_session.commit()
+    if armed:  # else a reply is on its way already
+        from server.whatsapp import replies
+
+        replies.schedule_reply(conversation.id)
+    return db_session.get(Message, failure.id, populate_existing=True) or failure
 
 
 def _new_outbound(
