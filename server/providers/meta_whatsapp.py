@@ -22,8 +22,9 @@ def signature_valid(app_secret: str, raw_body: bytes, header: str | None) -> boo
     """X-Hub-Signature-256: 'sha256=' + hex HMAC-SHA256 of the raw body with the app secret."""
     if not app_secret or not header or not header.startswith("sha256="):
         return False
-    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower())
+    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest().encode()
+    # Bytes: compare_digest refuses a str with non-ASCII characters (a forged header), with TypeError.
+    return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower().encode())
 
 
 def addressed(to_number: str | None, user_id: str | None) -> dict[str, str]:

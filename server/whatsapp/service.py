@@ -430,14 +430,14 @@ def list_conversations(
     if filters.q and filters.q.strip():
         text = filters.q.strip()
         digits = "".join(ch for ch in text if ch.isdigit())
-        pattern = f"%{text.lower()}%"
+        # autoescape: a % or _ the user typed is a character to find, not a wildcard.
         conditions = [
-            func.lower(Conversation.customer_name).like(pattern),
-            Conversation.last_preview.like(f"%{text}%"),
+            func.lower(Conversation.customer_name).contains(text.lower(), autoescape=True),
+            Conversation.last_preview.contains(text, autoescape=True),
         ]
         if len(digits) >= 3:
             local = digits[1:] if digits.startswith("0") else digits  # 050-... finds +97250...
-            conditions.append(Conversation.customer_phone.like(f"%{local}%"))
+            conditions.append(Conversation.customer_phone.contains(local))
         stmt = stmt.where(or_(*conditions))
     if cursor:
         at, last_id = pagination.decode_cursor(cursor)
@@ -808,7 +808,8 @@ def history(conversation: Conversation, limit: int) -> list[Message]:
             Message.conversation_id == conversation.id,
             or_(
                 Message.direction == Direction.inbound.value,
-                and_(Message.text != "", Message.kind != "ai_reply"),
+                # What we said: not a failed AI reply's empty row, nor a message that never arrived.
+                and_(Message.text != "", Message.kind != "ai_reply", Message.status != Delivery.failed.value),
             ),
         )
         .order_by(Message.id.desc())

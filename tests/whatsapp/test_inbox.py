@@ -287,3 +287,27 @@ def test_retrying_a_failed_ai_reply_asks_the_ai_again(wa: WA) -> None:
     assert retried.status_code == 200
     assert wa.fakes.twilio.sends[-1].body == "echo: יש מישהו?"
     assert _failed_ids(wa) == []
+
+
+def test_search_takes_percent_and_underscore_literally(wa: WA) -> None:
+    wa.twilio_text("שלום", frm="+972501234501", profile_name="דנה")
+    wa.twilio_text("שלום", frm="+972501234502", profile_name="הנחה 100%")
+    wa.twilio_text("שלום", frm="+972501234503", profile_name="a_b")
+    api = wa.world.as_("business_a")
+
+    def found(q: str) -> list[str]:
+        return [
+            c["customer_name"] for c in api.get("/api/conversations", query_string={"q": q}).json["items"]
+        ]
+
+    assert found("%") == ["הנחה 100%"]
+    assert found("_") == ["a_b"]
+    assert found("0%") == ["הנחה 100%"]
+
+
+def test_a_failed_message_is_not_shown_to_the_ai_as_said(wa: WA) -> None:
+    _a_failed_send(wa, "המחיר הוא 50 שקל")
+    wa.twilio_text("כמה זה עולה?")
+    turns = [(m["role"], m["content"]) for m in wa.fakes.ai.calls[-1]["messages"][1:]]
+    assert ("assistant", "המחיר הוא 50 שקל") not in turns
+    assert turns[-1] == ("user", "כמה זה עולה?")

@@ -394,3 +394,29 @@ def test_only_a_real_duplicate_is_ignored_any_other_integrity_error_is_a_5xx(
     assert wa.twilio(first).status_code == 200
     after = wa.counts()
     assert wa.twilio(first).status_code == 200 and wa.counts() == after
+
+
+def test_a_forged_meta_signature_with_non_ascii_characters_is_403_not_500(wa: WA) -> None:
+    payload = meta.webhook([meta.change(PNID_A, [meta.text_message("972501112222", "זיוף")])])
+    raw, headers = meta.signed(payload)
+    for forged in ("sha256=" + "é" * 64, "sha256=" + "ש" * 64):
+        response = wa.client.post(
+            "/webhook/whatsapp/meta", data=raw, headers={**headers, "X-Hub-Signature-256": forged}
+        )
+        assert error_of(response) == (403, "bad_signature")
+    assert wa.counts() == (0, 0, 0)
+
+
+def test_a_bad_signature_on_the_status_callback_is_refused_and_changes_nothing(wa: WA) -> None:
+    wa.twilio_text("היי")
+    sid = wa.fakes.twilio.sends[-1].sid
+    path = "/webhook/whatsapp/twilio/status"
+    form = twilio.status_form(sid, "read")
+    for signature in (
+        twilio.sign(PUBLIC + path, form, auth_token="not-our-token"),
+        twilio.sign(PUBLIC + "/webhook/whatsapp/twilio", form),  # signed for another URL
+        twilio.sign(PUBLIC + path, twilio.status_form(sid, "delivered")),  # for other fields
+    ):
+        assert error_of(wa.twilio(form, path=path, signature=signature)) == (403, "bad_signature")
+    assert wa.messages(wa.conversation(wa.world.business_a).id)[-1].status == "queued"
+    assert wa.count(InboundEvent) == 1
