@@ -6,17 +6,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from server.db import SessionFactory, db_session, get_engine
+from server.db import SessionFactory, db_session, get_engine, utcnow
 from server.whatsapp.models import Message
 from tests.fakes import whatsapp_meta as meta
 from tests.fakes import whatsapp_twilio as twilio
-from tests.whatsapp.conftest import CUSTOMER, PNID_A, WA
+from tests.whatsapp.conftest import CUSTOMER, PNID_A, TOKEN_A, WA
 
 STATUS_PATH = "/webhook/whatsapp/twilio/status"
 
@@ -172,3 +173,78 @@ def test_an_unexpected_error_while_composing_is_retried_then_a_visible_failure(
     conversation = wa.conversation(wa.world.business_a)
     assert conversation.reply_armed_at is None and conversation.reply_lease_until is None
     assert _failed_listing(wa) == [conversation.id] and wa.fakes.ai.calls == []
+
+
+# ---------------------------------------------------------------- Meta: retries, failures, templates
+
+
+def _meta_text(wa: WA, body: str, wa_id: str = "972501234567") -> None:
+    contacts = [meta.contact(wa_id, "דנה")]
+    payload = meta.webhook([meta.change(PNID_A, [meta.text_message(wa_id, body)], contacts=contacts)])
+    assert wa.meta(payload).status_code == 200
+
+
+def test_meta_5xx_and_rate_limits_are_retried_then_sent(wa: WA) -> None:
+    wa.fakes.meta.fail_next.extend([(500, 2), (400, 130429), (503, 131016)])
+    _meta_text(wa, "שלום")
+    assert wa.fakes.meta.sends == []
+    assert wa.run_scheduled() == 3
+    [sent] = wa.fakes.meta.sends
+    reply = _last(wa, wa.world.business_a)
+    assert (reply.status, reply.attempts, reply.provider_message_id) == ("queued", 4, sent["id"])
+    assert reply.error_code is None and reply.error_message is None
+    assert len(wa.fakes.meta.requests) == 4
+
+
+def test_a_meta_refusal_fails_at_once_and_an_outage_after_the_last_retry(wa: WA) -> None:
+    wa.fakes.meta.fail_next.append((400, 131047))  # re-engagement: outside the 24-hour window
+    _meta_text(wa, "שלום")
+    assert wa.run_scheduled() == 0
+    refused = _last(wa, wa.world.business_a)
+    assert (refused.status, refused.error_code, refused.attempts) == ("failed", "131047", 1)
+    assert "Meta refused the message" in (refused.error_message or "")
+
+    wa.fakes.meta.fail_next.extend([(500, 2)] * 5)
+    conversation_id = refused.conversation_id
+    api = wa.world.as_("business_a")
+    queued = api.post(f"/api/conversations/{conversation_id}/messages", {"text": "ננסה"}).json
+    assert wa.run_scheduled() == 4
+    down = _last(wa, wa.world.business_a)
+    assert (down.id, down.status, down.attempts, down.error_code) == (queued["id"], "failed", 5, "2")
+    assert wa.fakes.meta.sends == []
+    assert _failed_listing(wa) == [conversation_id]
+
+
+def test_a_meta_template_is_sent_in_the_graph_apis_shape(wa: WA) -> None:
+    _meta_text(wa, "שלום")
+    conversation_id = wa.conversation(wa.world.business_a).id
+    wa.set_last_inbound(conversation_id, utcnow() - timedelta(days=3))  # templates need no window
+    response = wa.world.as_("business_a").post(
+        f"/api/conversations/{conversation_id}/template",
+        {"name": "appointment_reminder", "language": "he", "params": ["דנה", "יום שלישי 10:00"]},
+    )
+    assert response.status_code == 201 and response.json["kind"] == "template"
+    request = wa.fakes.meta.requests[-1]
+    assert (
+        request.path == f"/v23.0/{PNID_A}/messages"
+        and request.headers["Authorization"] == f"Bearer {TOKEN_A}"
+    )
+    assert request.json() == {
+        "messaging_product": "whatsapp",
+        "to": "972501234567",
+        "type": "template",
+        "template": {
+            "name": "appointment_reminder",
+            "language": {"code": "he"},
+            "components": [
+                {
+                    "type": "body",
+                    "parameters": [
+                        {"type": "text", "text": "דנה"},
+                        {"type": "text", "text": "יום שלישי 10:00"},
+                    ],
+                }
+            ],
+        },
+    }
+    assert _last(wa, wa.world.business_a).provider_message_id == wa.fakes.meta.sends[-1]["id"]
