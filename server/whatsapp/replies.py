@@ -2,10 +2,13 @@
 save_lead tool, through the official openai library. Runs as a background job, never in a webhook.
 
 Pacing: an inbound message arms its conversation; the reply waits until the customer has been quiet
-for WHATSAPP_REPLY_DEBOUNCE_SECONDS (at most WHATSAPP_REPLY_MAX_WAIT_SECONDS), then answers every
-unanswered message at once. The job is scheduled durably in Huey; inside the gunicorn worker a
-greenlet timer also runs it right when the quiet period ends, because Huey's scheduler only ticks
-once a second (the Huey job then finds nothing left to do).
+for WHATSAPP_REPLY_DEBOUNCE_SECONDS, then answers every unanswered message at once. A message that
+arrives while the answer is being written shows a burst: that answer is dropped, and the burst is
+answered once the customer has been quiet for WHATSAPP_REPLY_BURST_QUIET_SECONDS. Either way at most
+WHATSAPP_REPLY_MAX_WAIT_SECONDS after the first message (then the newer lines get a follow-up).
+The job is scheduled durably in Huey; inside the gunicorn worker a greenlet timer also runs it right
+when the quiet period ends, because Huey's scheduler only ticks once a second (the Huey job then
+finds nothing left to do).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ log = logging.getLogger(__name__)
 RETRIES = 3  # 2 s, 4 s, 8 s apart, then the reply is marked failed in the inbox
 RETRY_DELAY = 2
 MAX_TOOL_ROUNDS = 3
-MAX_REGENERATIONS = 2
+MAX_REGENERATIONS = 2  # answers dropped for a burst before one is sent anyway
 SWEEP_BATCH = 500
 
 DEFAULT_PROMPT = (
@@ -144,6 +147,7 @@ def sweep_stranded_replies() -> int:
 def attempt_reply(conversation_id: int, *, final: bool, wait: bool) -> str:
     """Answer what the customer wrote, once. Raises AIError (to be retried) unless `final`."""
     settings = crypto.active_settings()
+    dropped = 0
     while True:
         conversation = db_session.get(Conversation, conversation_id, populate_existing=True)
         if conversation is None or conversation.reply_armed_at is None:
@@ -154,62 +158,70 @@ def attempt_reply(conversation_id: int, *, final: bool, wait: bool) -> str:
             db_session.commit()
             return "paused"
         now = utcnow()
-        quiet_at = (conversation.last_inbound_received_at or now) + timedelta(
-            seconds=settings.whatsapp_reply_debounce_seconds
-        )
-        wake = min(
-            quiet_at,
-            conversation.reply_armed_at + timedelta(seconds=settings.whatsapp_reply_max_wait_seconds),
-        )
+        deadline = conversation.reply_armed_at + timedelta(seconds=settings.whatsapp_reply_max_wait_seconds)
+        wake = min(_quiet_at(settings, conversation, now), deadline)
         db_session.commit()  # hold no transaction (nor an SQLite read snapshot) while waiting
-        if now >= wake:
-            break
-        if not wait:
-            reply_to_conversation.schedule(args=(conversation_id,), eta=wake)
-            return "waiting"
-        time.sleep((wake - now).total_seconds())
+        if now < wake:
+            if not wait:
+                reply_to_conversation.schedule(args=(conversation_id,), eta=wake)
+                return "waiting"
+            time.sleep((wake - now).total_seconds())
+            continue
 
-    if not service.can_write_to(conversation):
-        # No AI call for a reply that could only fail: the inbox shows why instead.
-        _record_failure(conversation, UnreachableCustomer())
-        db_session.commit()
-        return "unreachable"
+        if not service.can_write_to(conversation):
+            # No AI call for a reply that could only fail: the inbox shows why instead.
+            _record_failure(conversation, UnreachableCustomer())
+            db_session.commit()
+            return "unreachable"
 
-    lease = now + timedelta(seconds=settings.whatsapp_ai_timeout_seconds * (MAX_TOOL_ROUNDS + 1) + 60)
-    claimed = db_session.execute(
-        update(Conversation)
-        .where(
-            Conversation.id == conversation_id,
-            or_(Conversation.reply_lease_until.is_(None), Conversation.reply_lease_until < now),
-        )
-        .values(reply_lease_until=lease)
-    )
-    db_session.commit()
-    if not claimed.rowcount:  # type: ignore[attr-defined]
-        # Another attempt is writing (it answers what came in meanwhile), or a worker died holding
-        # the lease: look again when the lease ends, so a dead worker strands nobody.
-        held = db_session.scalar(
-            select(Conversation.reply_lease_until).where(Conversation.id == conversation_id)
+        lease = now + timedelta(seconds=settings.whatsapp_ai_timeout_seconds * (MAX_TOOL_ROUNDS + 1) + 60)
+        claimed = db_session.execute(
+            update(Conversation)
+            .where(
+                Conversation.id == conversation_id,
+                or_(Conversation.reply_lease_until.is_(None), Conversation.reply_lease_until < now),
+            )
+            .values(reply_lease_until=lease)
         )
         db_session.commit()
-        reply_to_conversation.schedule(args=(conversation_id,), eta=(held or now) + timedelta(seconds=1))
-        return "busy"
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            # Another attempt is writing (it answers what came in meanwhile), or a worker died holding
+            # the lease: look again when the lease ends, so a dead worker strands nobody.
+            held = db_session.scalar(
+                select(Conversation.reply_lease_until).where(Conversation.id == conversation_id)
+            )
+            db_session.commit()
+            reply_to_conversation.schedule(args=(conversation_id,), eta=(held or now) + timedelta(seconds=1))
+            return "busy"
 
-    try:
-        answer, through_id = _compose(settings, conversation)
-    except Exception as exc:  # retried, then a failed row in the inbox
-        db_session.rollback()
-        _release(conversation_id)
-        db_session.commit()
-        if not isinstance(exc, AIError):
-            log.exception("AI reply for conversation %s: unexpected error", conversation_id)
-        if not final:
-            log.warning("AI reply for conversation %s failed, will retry: %s", conversation_id, exc)
-            raise
-        _record_failure(conversation, exc)
-        db_session.commit()
-        log.error("AI reply for conversation %s failed for good: %s", conversation_id, exc)
-        return "failed"
+        try:
+            answer, through_id = _compose(settings, conversation)
+        except Exception as exc:  # retried, then a failed row in the inbox
+            db_session.rollback()
+            _release(conversation_id)
+            db_session.commit()
+            if not isinstance(exc, AIError):
+                log.exception("AI reply for conversation %s: unexpected error", conversation_id)
+            if not final:
+                log.warning("AI reply for conversation %s failed, will retry: %s", conversation_id, exc)
+                raise
+            _record_failure(conversation, exc)
+            db_session.commit()
+            log.error("AI reply for conversation %s failed for good: %s", conversation_id, exc)
+            return "failed"
+        if (
+            answer is not None
+            and _latest_inbound_id(conversation_id) != through_id
+            and utcnow() < deadline
+            and dropped < MAX_REGENERATIONS
+        ):
+            # The customer wrote again while the AI was writing: they are typing a burst. Drop this
+            # answer and answer the whole burst once they pause (the burst quiet period).
+            dropped += 1
+            _release(conversation_id)
+            db_session.commit()
+            continue
+        break
 
     conversation = db_session.get(Conversation, conversation_id, populate_existing=True)
     assert conversation is not None
@@ -314,18 +326,31 @@ def _latest_inbound_id(conversation_id: int) -> int:
 
 
 def _compose(settings: Settings, conversation: Conversation) -> tuple[ChatAnswer | None, int]:
-    """The answer to every unanswered message; asked again if the customer wrote meanwhile."""
-    answer: ChatAnswer | None = None
-    through = conversation.answered_through_id
-    for _round in range(MAX_REGENERATIONS + 1):
-        unanswered = service.unanswered_inbound(conversation)
-        if not unanswered:
-            return answer, through
-        through = unanswered[-1].id
-        answer = _ask(settings, conversation)
-        if _latest_inbound_id(conversation.id) == through:
-            break
-    return answer, through
+    """The answer to every unanswered message, and the id of the last one it answers."""
+    unanswered = service.unanswered_inbound(conversation)
+    if not unanswered:
+        return None, conversation.answered_through_id
+    return _ask(settings, conversation), unanswered[-1].id
+
+
+def _quiet_at(settings: Settings, conversation: Conversation, now: datetime) -> datetime:
+    """When the customer will have been quiet long enough: the debounce after a message; the longer
+    burst quiet period when their last two unanswered lines came close together (they are typing)."""
+    quiet = settings.whatsapp_reply_debounce_seconds
+    burst = settings.whatsapp_reply_burst_quiet_seconds
+    received = db_session.scalars(
+        select(Message.created_at)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.direction == Direction.inbound.value,
+            Message.id > conversation.answered_through_id,
+        )
+        .order_by(Message.id.desc())
+        .limit(2)
+    ).all()
+    if len(received) == 2 and received[0] - received[1] < timedelta(seconds=burst):
+        quiet = max(quiet, burst)
+    return (conversation.last_inbound_received_at or now) + timedelta(seconds=quiet)
 
 
 def build_messages(settings: Settings, conversation: Conversation) -> list[dict[str, Any]]:

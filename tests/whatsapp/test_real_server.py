@@ -127,3 +127,21 @@ def test_duplicates_bursts_and_a_slow_ai_on_the_real_server(
             wait_for(lambda: len(fakes.twilio.sends) == 4, timeout=15)
             assert time.monotonic() - began > 2.0
             assert {s.body for s in fakes.twilio.sends[2:]} == {"echo: שאלה לאט", "echo: ועוד אחת"}
+
+            # 4. Lines typed a second or so apart, with a 500 ms AI: the second line arrives while the
+            # first answer is being written, so that answer is dropped and the whole burst is answered
+            # once, after the customer has been quiet for WHATSAPP_REPLY_BURST_QUIET_SECONDS.
+            wait_for(lambda: len(fakes.ai.calls) == 4, timeout=10)
+            fakes.ai.delay = 0.5
+            calls = len(fakes.ai.calls)
+            lines = ("שלום", "אני רוצה לקבוע תור", "למחר בבוקר אם אפשר")
+            for line, pause in zip(lines, (1.0, 1.5, 0.0), strict=True):
+                assert post("+972505555555", line).status_code == 200
+                time.sleep(pause)
+            wait_for(
+                lambda: any(s.form["To"] == "whatsapp:+972505555555" for s in fakes.twilio.sends), timeout=15
+            )
+            time.sleep(3.0)  # room for a second reply, if the burst were split
+            to_her = [s.body for s in fakes.twilio.sends if s.form["To"] == "whatsapp:+972505555555"]
+            assert to_her == ["echo: " + " | ".join(lines)]
+            assert len(fakes.ai.calls) - calls == 2  # the dropped answer and the one sent
