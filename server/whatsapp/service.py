@@ -802,6 +802,12 @@ def unanswered_inbound(conversation: Conversation) -> list[Message]:
 
 
 def history(conversation: Conversation, limit: int) -> list[Message]:
+    """The last `limit` messages for the AI, oldest first, the unanswered ones last.
+
+    A line that came in while an answer was being written has a smaller id than that answer; in id
+    order the AI would take it as answered already. Nothing after answered_through_id is, so those
+    go after every answer.
+    """
     rows = db_session.scalars(
         select(Message)
         .where(
@@ -815,4 +821,9 @@ def history(conversation: Conversation, limit: int) -> list[Message]:
         .order_by(Message.id.desc())
         .limit(limit)
     )
-    return list(reversed(list(rows)))
+    ordered = list(reversed(list(rows)))
+
+    def unanswered(message: Message) -> bool:
+        return message.direction == Direction.inbound.value and message.id > conversation.answered_through_id
+
+    return [m for m in ordered if not unanswered(m)] + [m for m in ordered if unanswered(m)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from server.db import db_session, utcnow
@@ -220,3 +221,34 @@ def test_a_conversation_nobody_can_write_to_is_marked_without_an_ai_call(wa: WA)
     failure = wa.messages(conversation.id)[-1]
     assert (failure.kind, failure.status, failure.error_code) == ("ai_reply", "failed", "no_recipient")
     assert service.can_write_to(conversation) is False
+
+
+# ---------------------------------------------------------------- a line arriving while the AI writes
+
+
+def _writes_again_during_the_first_ai_call(wa: WA, text: str) -> None:
+    def on_call(_body: dict[str, Any]) -> None:
+        if len(wa.fakes.ai.calls) == 1:
+            assert wa.twilio_text(text).status_code == 200
+
+    wa.fakes.ai.on_call = on_call
+
+
+def test_a_line_arriving_while_the_ai_writes_drops_that_answer_and_both_are_answered_once(wa: WA) -> None:
+    _writes_again_during_the_first_ai_call(wa, "ועוד משהו")
+    wa.twilio_text("שאלה")
+    assert [s.body for s in wa.fakes.twilio.sends] == ["echo: שאלה | ועוד משהו"]
+    assert len(wa.fakes.ai.calls) == 2
+
+
+def test_after_the_max_wait_the_answer_is_sent_and_the_newer_line_is_shown_to_the_ai_as_unanswered(
+    wa: WA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wa.app.extensions["settings"], "whatsapp_reply_max_wait_seconds", 0.0)
+    _writes_again_during_the_first_ai_call(wa, "ועוד משהו")
+    wa.twilio_text("שאלה")
+    # Our first answer is stored after the newer line; the AI must still see that line as the one to
+    # answer (after our answer), not as something our answer already covered.
+    assert [s.body for s in wa.fakes.twilio.sends] == ["echo: שאלה", "echo: ועוד משהו"]
+    turns = [(m["role"], m["content"]) for m in wa.fakes.ai.calls[-1]["messages"][1:]]
+    assert turns == [("user", "שאלה"), ("assistant", "echo: שאלה"), ("user", "ועוד משהו")]
