@@ -51,6 +51,7 @@ class Conversation(Base):
         UniqueConstraint("business_id", "customer_key"),
         Index("ix_conversations_business_last", "business_id", "last_message_at", "id"),
         Index("ix_conversations_reply_armed_at", "reply_armed_at"),  # the stranded-reply sweep
+        Index("ix_conversations_business_user", "business_id", "customer_user_id"),  # Meta's user ids
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
