@@ -119,6 +119,8 @@ def deliver(message_id: int, *, final: bool) -> str:
             message.error_code, message.error_message = exc.code, f"retrying: {exc.message}"
             db_session.commit()
             log.warning("whatsapp send of message %s failed, will retry: %s", message_id, exc.message)
+            if exc is raised:
+                raise
             raise exc from raised
         message.status = Delivery.failed.value
         message.status_at = utcnow()
