@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     data_encryption_key: str = ""
     # Messages arriving within this many seconds of each other are answered once, together.
     whatsapp_reply_debounce_seconds: float = Field(default=0.7, ge=0, le=30)
+    # Once a customer is typing a burst (their last two unanswered lines came within this long of each
+    # other, e.g. one arrived while the answer was being written), the quiet period that ends it.
+    whatsapp_reply_burst_quiet_seconds: float = Field(default=3.0, ge=0, le=30)
     # ...but a customer who keeps typing is answered after at most this long.
     whatsapp_reply_max_wait_seconds: float = Field(default=5.0, ge=0, le=120)
     whatsapp_ai_history_messages: int = Field(default=20, ge=1, le=200)

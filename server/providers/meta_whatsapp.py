@@ -22,12 +22,21 @@ def signature_valid(app_secret: str, raw_body: bytes, header: str | None) -> boo
     """X-Hub-Signature-256: 'sha256=' + hex HMAC-SHA256 of the raw body with the app secret."""
     if not app_secret or not header or not header.startswith("sha256="):
         return False
-    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower())
+    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest().encode()
+    # Bytes: compare_digest refuses a str with non-ASCII characters (a forged header), with TypeError.
+    return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower().encode())
 
 
-def recipient(number_e164: str) -> str:
-    return number_e164.lstrip("+")
+def addressed(to_number: str | None, user_id: str | None) -> dict[str, str]:
+    """`to` a phone number (digits, no +), else `recipient` the business-scoped user id of a customer
+    who hides the number behind a username."""
+    if to_number:
+        return {"to": to_number.lstrip("+")}
+    if user_id:
+        return {"recipient": user_id}
+    raise ProviderError(
+        "the customer shows neither a number nor a WhatsApp user id", retryable=False, code="no_recipient"
+    )
 
 
 def _post(settings: Settings, phone_number_id: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +50,10 @@ def _post(settings: Settings, phone_number_id: str, token: str, payload: dict[st
         )
     except httpx.HTTPError as exc:
         raise ProviderError(f"Meta did not answer: {type(exc).__name__}", retryable=True) from exc
+    except httpx.InvalidURL as exc:
+        raise ProviderError(
+            f"META_GRAPH_BASE_URL is not a usable URL: {exc}", retryable=False, code="config"
+        ) from exc
     try:
         body = response.json()
     except ValueError:
@@ -61,15 +74,26 @@ def _post(settings: Settings, phone_number_id: str, token: str, payload: dict[st
 def _result(body: dict[str, Any]) -> SendResult:
     messages = body.get("messages") or []
     if not messages or not messages[0].get("id"):
-        raise ProviderError("Meta answered without a message id", retryable=False)
+        raise ProviderError(
+            "Meta answered without a message id; the message may have been sent (check before resending)",
+            retryable=False,
+            code="provider_unreadable",
+        )
     return SendResult(provider_message_id=str(messages[0]["id"]), status="queued")
 
 
-def send_text(settings: Settings, phone_number_id: str, token: str, to_number: str, text: str) -> SendResult:
+def send_text(
+    settings: Settings,
+    phone_number_id: str,
+    token: str,
+    to_number: str | None,
+    user_id: str | None,
+    text: str,
+) -> SendResult:
     payload = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": recipient(to_number),
+        **addressed(to_number, user_id),
         "type": "text",
         "text": {"body": text, "preview_url": False},
     }
@@ -80,7 +104,8 @@ def send_template(
     settings: Settings,
     phone_number_id: str,
     token: str,
-    to_number: str,
+    to_number: str | None,
+    user_id: str | None,
     name: str,
     language: str,
     params: Sequence[str],
@@ -92,7 +117,7 @@ def send_template(
         ]
     payload = {
         "messaging_product": "whatsapp",
-        "to": recipient(to_number),
+        **addressed(to_number, user_id),
         "type": "template",
         "template": template,
     }

@@ -14,7 +14,11 @@ from server.settings import Settings
 
 
 class AIError(Exception):
-    """The AI did not answer (down, timed out, refused); the reply job retries."""
+    """The AI did not answer (down, timed out, refused); the reply job retries. `code` goes to the inbox."""
+
+    def __init__(self, message: str, code: str = "ai_unavailable"):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -54,7 +58,7 @@ def complete(settings: Settings, messages: list[dict[str, Any]], tools: list[dic
         completion = client.chat.completions.create(
             model=settings.openai_chat_model,
             messages=messages,  # type: ignore[arg-type]
-            tools=tools,  # type: ignore[arg-type]
+            tools=tools or openai.omit,  # type: ignore[arg-type]  # the API refuses an empty list
         )
     except openai.OpenAIError as exc:
         raise AIError(f"{type(exc).__name__}: {exc}") from exc

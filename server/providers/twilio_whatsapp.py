@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -90,8 +90,18 @@ def send(
             code=str(exc.code),
             status=exc.status,
         ) from exc
+    except TwilioException as exc:
+        raise ProviderError(
+            f"Twilio refused the message: {exc}", retryable=False, code="provider_error"
+        ) from exc
     except requests.RequestException as exc:
         raise ProviderError(f"Twilio did not answer: {type(exc).__name__}", retryable=True) from exc
+    except ValueError as exc:  # a 2xx whose body is not Twilio's JSON: it may have taken the message
+        raise ProviderError(
+            "Twilio's answer could not be read; the message may have been sent (check before resending)",
+            retryable=False,
+            code="provider_unreadable",
+        ) from exc
     if message.error_code:
         raise ProviderError(
             f"Twilio refused the message: {message.error_message}",

@@ -50,6 +50,8 @@ class Conversation(Base):
     __table_args__ = (
         UniqueConstraint("business_id", "customer_key"),
         Index("ix_conversations_business_last", "business_id", "last_message_at", "id"),
+        Index("ix_conversations_reply_armed_at", "reply_armed_at"),  # the stranded-reply sweep
+        Index("ix_conversations_business_user", "business_id", "customer_user_id"),  # Meta's user ids
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,6 +94,7 @@ class Message(Base):
         UniqueConstraint("provider", "provider_message_id"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
         Index("ix_messages_business_status", "business_id", "status"),
+        Index("ix_messages_status_at", "status", "status_at"),  # the stranded-send sweep
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

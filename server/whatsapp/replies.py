@@ -2,10 +2,13 @@
 save_lead tool, through the official openai library. Runs as a background job, never in a webhook.
 
 Pacing: an inbound message arms its conversation; the reply waits until the customer has been quiet
-for WHATSAPP_REPLY_DEBOUNCE_SECONDS (at most WHATSAPP_REPLY_MAX_WAIT_SECONDS), then answers every
-unanswered message at once. The job is scheduled durably in Huey; inside the gunicorn worker a
-greenlet timer also runs it right when the quiet period ends, because Huey's scheduler only ticks
-once a second (the Huey job then finds nothing left to do).
+for WHATSAPP_REPLY_DEBOUNCE_SECONDS, then answers every unanswered message at once. A message that
+arrives while the answer is being written shows a burst: that answer is dropped, and the burst is
+answered once the customer has been quiet for WHATSAPP_REPLY_BURST_QUIET_SECONDS. Either way at most
+WHATSAPP_REPLY_MAX_WAIT_SECONDS after the first message (then the newer lines get a follow-up).
+The job is scheduled durably in Huey; inside the gunicorn worker a greenlet timer also runs it right
+when the quiet period ends, because Huey's scheduler only ticks once a second (the Huey job then
+finds nothing left to do).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from huey import crontab
 from sqlalchemy import func, or_, select, update
 
 from server import crypto
@@ -24,7 +28,7 @@ from server.auth.context import TenantId
 from server.business import service as business_service
 from server.business.models import Business
 from server.db import db_session, utcnow
-from server.jobs import huey, job
+from server.jobs import huey, job, on_consumer_start, periodic
 from server.leads import service as leads
 from server.leads.models import Lead, LeadEventKind, LeadSource
 from server.providers import openai_chat
@@ -38,7 +42,8 @@ log = logging.getLogger(__name__)
 RETRIES = 3  # 2 s, 4 s, 8 s apart, then the reply is marked failed in the inbox
 RETRY_DELAY = 2
 MAX_TOOL_ROUNDS = 3
-MAX_REGENERATIONS = 2
+MAX_REGENERATIONS = 2  # answers dropped for a burst before one is sent anyway
+SWEEP_BATCH = 500
 
 DEFAULT_PROMPT = (
     "את/ה עונה בוואטסאפ בשם העסק {business}. ענו בשפת הלקוח (עברית כברירת מחדל), בהודעות קצרות וחמות."
@@ -107,12 +112,42 @@ def reply_to_conversation(conversation_id: int, task: Any = None) -> str:
     return attempt_reply(conversation_id, final=task is None or not task.retries, wait=False)
 
 
+@on_consumer_start
+@periodic(crontab(minute="*"))
+def sweep_stranded_replies() -> int:
+    """Conversations armed long ago with no live lease (their job was lost in a crash): arm again."""
+    now = utcnow()
+    stranded = db_session.scalars(
+        select(Conversation.id)
+        .where(
+            Conversation.reply_armed_at < now - service.STALE_ARM,
+            Conversation.ai_paused.is_(False),
+            or_(Conversation.reply_lease_until.is_(None), Conversation.reply_lease_until < now),
+        )
+        .order_by(Conversation.reply_armed_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    db_session.commit()
+    armed = 0
+    for conversation_id in stranded:
+        if service._arm(conversation_id, now):
+            db_session.commit()
+            schedule_reply(conversation_id)
+            armed += 1
+        else:
+            db_session.commit()
+    if armed:
+        log.warning("reply sweep re-armed %s stranded conversation(s)", armed)
+    return armed
+
+
 # ---------------------------------------------------------------- one attempt
 
 
 def attempt_reply(conversation_id: int, *, final: bool, wait: bool) -> str:
     """Answer what the customer wrote, once. Raises AIError (to be retried) unless `final`."""
     settings = crypto.active_settings()
+    dropped = 0
     while True:
         conversation = db_session.get(Conversation, conversation_id, populate_existing=True)
         if conversation is None or conversation.reply_armed_at is None:
@@ -123,51 +158,70 @@ def attempt_reply(conversation_id: int, *, final: bool, wait: bool) -> str:
             db_session.commit()
             return "paused"
         now = utcnow()
-        quiet_at = (conversation.last_inbound_received_at or now) + timedelta(
-            seconds=settings.whatsapp_reply_debounce_seconds
-        )
-        wake = min(
-            quiet_at,
-            conversation.reply_armed_at + timedelta(seconds=settings.whatsapp_reply_max_wait_seconds),
-        )
+        deadline = conversation.reply_armed_at + timedelta(seconds=settings.whatsapp_reply_max_wait_seconds)
+        wake = min(_quiet_at(settings, conversation, now), deadline)
         db_session.commit()  # hold no transaction (nor an SQLite read snapshot) while waiting
-        if now >= wake:
-            break
-        if not wait:
-            reply_to_conversation.schedule(args=(conversation_id,), eta=wake)
-            return "waiting"
-        time.sleep((wake - now).total_seconds())
+        if now < wake:
+            if not wait:
+                reply_to_conversation.schedule(args=(conversation_id,), eta=wake)
+                return "waiting"
+            time.sleep((wake - now).total_seconds())
+            continue
 
-    lease = now + timedelta(seconds=settings.whatsapp_ai_timeout_seconds * (MAX_TOOL_ROUNDS + 1) + 60)
-    claimed = db_session.execute(
-        update(Conversation)
-        .where(
-            Conversation.id == conversation_id,
-            or_(Conversation.reply_lease_until.is_(None), Conversation.reply_lease_until < now),
-        )
-        .values(reply_lease_until=lease)
-    )
-    db_session.commit()
-    if not claimed.rowcount:  # type: ignore[attr-defined]
-        return "busy"  # another attempt is writing; it re-arms if more came in
-
-    try:
-        answer, through_id = _compose(settings, conversation)
-    except AIError as exc:
-        _release(conversation_id)
-        if not final:
+        if not service.can_write_to(conversation):
+            # No AI call for a reply that could only fail: the inbox shows why instead.
+            _record_failure(conversation, UnreachableCustomer())
             db_session.commit()
-            log.warning("AI reply for conversation %s failed, will retry: %s", conversation_id, exc)
-            raise
-        _record_failure(conversation, str(exc))
+            return "unreachable"
+
+        lease = now + timedelta(seconds=settings.whatsapp_ai_timeout_seconds * (MAX_TOOL_ROUNDS + 1) + 60)
+        claimed = db_session.execute(
+            update(Conversation)
+            .where(
+                Conversation.id == conversation_id,
+                or_(Conversation.reply_lease_until.is_(None), Conversation.reply_lease_until < now),
+            )
+            .values(reply_lease_until=lease)
+        )
         db_session.commit()
-        log.error("AI reply for conversation %s failed for good: %s", conversation_id, exc)
-        return "failed"
-    except Exception:
-        db_session.rollback()
-        _release(conversation_id)
-        db_session.commit()
-        raise
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            # Another attempt is writing (it answers what came in meanwhile), or a worker died holding
+            # the lease: look again when the lease ends, so a dead worker strands nobody.
+            held = db_session.scalar(
+                select(Conversation.reply_lease_until).where(Conversation.id == conversation_id)
+            )
+            db_session.commit()
+            reply_to_conversation.schedule(args=(conversation_id,), eta=(held or now) + timedelta(seconds=1))
+            return "busy"
+
+        try:
+            answer, through_id = _compose(settings, conversation)
+        except Exception as exc:  # retried, then a failed row in the inbox
+            db_session.rollback()
+            _release(conversation_id)
+            db_session.commit()
+            if not isinstance(exc, AIError):
+                log.exception("AI reply for conversation %s: unexpected error", conversation_id)
+            if not final:
+                log.warning("AI reply for conversation %s failed, will retry: %s", conversation_id, exc)
+                raise
+            _record_failure(conversation, exc)
+            db_session.commit()
+            log.error("AI reply for conversation %s failed for good: %s", conversation_id, exc)
+            return "failed"
+        if (
+            answer is not None
+            and _latest_inbound_id(conversation_id) != through_id
+            and utcnow() < deadline
+            and dropped < MAX_REGENERATIONS
+        ):
+            # The customer wrote again while the AI was writing: they are typing a burst. Drop this
+            # answer and answer the whole burst once they pause (the burst quiet period).
+            dropped += 1
+            _release(conversation_id)
+            db_session.commit()
+            continue
+        break
 
     conversation = db_session.get(Conversation, conversation_id, populate_existing=True)
     assert conversation is not None
@@ -217,9 +271,23 @@ def _follow_up(conversation_id: int) -> None:
         schedule_reply(conversation_id)
 
 
-def _record_failure(conversation: Conversation, error: str) -> None:
+class UnreachableCustomer(Exception):
+    """The conversation's provider has no address for this customer (a username on Twilio)."""
+
+
+def _record_failure(conversation: Conversation, exc: Exception) -> None:
     """No answer is lost silently: a failed AI reply shows in the conversation and under 'failed'."""
     now = utcnow()
+    if isinstance(exc, UnreachableCustomer):
+        code = "no_recipient"
+        why = f"Not answered: {conversation.provider} cannot write to a customer who shows no phone number."
+    elif isinstance(exc, AIError):
+        code, why = exc.code, f"The AI did not answer after {RETRIES + 1} attempts: {exc}"
+    else:
+        code, why = (
+            "internal_error",
+            f"The AI reply could not be written ({RETRIES + 1} attempts): {type(exc).__name__}: {exc}",
+        )
     db_session.add(
         Message(
             business_id=conversation.business_id,
@@ -230,8 +298,8 @@ def _record_failure(conversation: Conversation, error: str) -> None:
             kind="ai_reply",
             text="",
             status=Delivery.failed.value,
-            error_code="ai_unavailable",
-            error_message=f"The AI did not answer after {RETRIES + 1} attempts: {error}"[:2000],
+            error_code=code,
+            error_message=why[:2000],
             created_at=now,
             status_at=now,
         )
@@ -258,18 +326,31 @@ def _latest_inbound_id(conversation_id: int) -> int:
 
 
 def _compose(settings: Settings, conversation: Conversation) -> tuple[ChatAnswer | None, int]:
-    """The answer to every unanswered message; asked again if the customer wrote meanwhile."""
-    answer: ChatAnswer | None = None
-    through = conversation.answered_through_id
-    for _round in range(MAX_REGENERATIONS + 1):
-        unanswered = service.unanswered_inbound(conversation)
-        if not unanswered:
-            return answer, through
-        through = unanswered[-1].id
-        answer = _ask(settings, conversation)
-        if _latest_inbound_id(conversation.id) == through:
-            break
-    return answer, through
+    """The answer to every unanswered message, and the id of the last one it answers."""
+    unanswered = service.unanswered_inbound(conversation)
+    if not unanswered:
+        return None, conversation.answered_through_id
+    return _ask(settings, conversation), unanswered[-1].id
+
+
+def _quiet_at(settings: Settings, conversation: Conversation, now: datetime) -> datetime:
+    """When the customer will have been quiet long enough: the debounce after a message; the longer
+    burst quiet period when their last two unanswered lines came close together (they are typing)."""
+    quiet = settings.whatsapp_reply_debounce_seconds
+    burst = settings.whatsapp_reply_burst_quiet_seconds
+    received = db_session.scalars(
+        select(Message.created_at)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.direction == Direction.inbound.value,
+            Message.id > conversation.answered_through_id,
+        )
+        .order_by(Message.id.desc())
+        .limit(2)
+    ).all()
+    if len(received) == 2 and received[0] - received[1] < timedelta(seconds=burst):
+        quiet = max(quiet, burst)
+    return (conversation.last_inbound_received_at or now) + timedelta(seconds=quiet)
 
 
 def build_messages(settings: Settings, conversation: Conversation) -> list[dict[str, Any]]:
@@ -297,7 +378,11 @@ def build_messages(settings: Settings, conversation: Conversation) -> list[dict[
         f"{prompt}\n\n---\nChannel: WhatsApp. Business: {business_name}. "
         f"Local time: {local_now:%Y-%m-%d %H:%M} ({timezone}).\n"
         f"What the business already knows about this customer:\n{context}\n"
-        "When you learn the customer's name, email or what they need, call save_lead."
+        + (
+            "When you learn the customer's name, email or what they need, call save_lead."
+            if conversation.customer_phone
+            else "Their number is hidden (a WhatsApp username), so nothing can be saved to the CRM yet."
+        )
     )
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
     for item in service.history(conversation, settings.whatsapp_ai_history_messages):
@@ -308,17 +393,24 @@ def build_messages(settings: Settings, conversation: Conversation) -> list[dict[
 
 def _ask(settings: Settings, conversation: Conversation) -> ChatAnswer:
     messages = build_messages(settings, conversation)
+    # A customer without a number has no lead to save to (leads are one per phone) until it appears.
+    tools = [SAVE_LEAD_TOOL] if conversation.customer_phone else []
     db_session.commit()  # give the connection back while the AI thinks
-    answer = openai_chat.complete(settings, messages, [SAVE_LEAD_TOOL])
+    answer = openai_chat.complete(settings, messages, tools)
     for _round in range(MAX_TOOL_ROUNDS):
         if not answer.tool_calls:
-            return answer
+            break
         messages.append(answer.assistant_message())
         for call in answer.tool_calls:
             result = _run_tool(conversation, call.name, call.arguments)
             messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
         db_session.commit()
-        answer = openai_chat.complete(settings, messages, [SAVE_LEAD_TOOL])
+        answer = openai_chat.complete(settings, messages, tools)
+    # An answer with nothing to send is a failed answer (retried, then shown), not a silent one.
+    if answer.tool_calls:
+        raise AIError(f"the AI still asked for tools after {MAX_TOOL_ROUNDS} rounds", code="ai_tool_loop")
+    if not answer.text:
+        raise AIError("the AI answered with no text", code="ai_empty_answer")
     return answer
 
 

@@ -59,6 +59,8 @@ class ConversationOut(BaseModel):
     customer_phone: str | None
     customer_user_id: str | None
     lead_id: int | None
+    # Why there is no lead yet (a username hiding the number), else null.
+    no_lead_reason: str | None
     provider: str
     ai_paused: bool
     paused_at: datetime | None

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_, update
+from sqlalchemy import Row, Select, and_, case, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.expression import Exists
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import ColumnElement, Exists
 
 from server import pagination
 from server.auth.context import RequestContext, TenantId
@@ -80,7 +81,7 @@ def ingest_message(business: Business, inbound: InboundMessage) -> Ingested:
 
     The intake row, the message, the conversation and the lead change commit together, so a
     redelivery (or the same message racing on another connection) fails on the unique key and
-    does nothing.
+    does nothing. Any other integrity error is raised: the webhook answers 5xx and is retried.
     """
     tenant = TenantId(business.id)
     now = utcnow()
@@ -142,7 +143,14 @@ def ingest_message(business: Business, inbound: InboundMessage) -> Ingested:
         db_session.commit()
     except IntegrityError:
         db_session.rollback()
-        return Ingested(duplicate=True)
+        if _already_received(inbound.provider.value, inbound.provider_message_id):
+            return Ingested(duplicate=True)
+        log.error(
+            "%s message %s: an integrity error that is not a redelivery; answering 5xx so it is retried",
+            inbound.provider.value,
+            inbound.provider_message_id,
+        )
+        raise
     return Ingested(duplicate=False, conversation_id=conversation.id, message_id=message_id, arm_reply=arm)
 
 
@@ -237,66 +245,117 @@ def _arm(conversation_id: int, now: datetime) -> bool:
 
 def ingest_status(business_id: int | None, status: StatusUpdate) -> bool:
     """Record one delivery status once and apply it; returns False for a duplicate."""
-    message = db_session.scalar(
-        select(Message).where(
-            Message.provider == status.provider.value, Message.provider_message_id == status.message_ref
-        )
-    )
+    message = _message_of(status.provider.value, status.message_ref)
+    message_id = message.id if message else None
+    provider_event_id = f"{status.message_ref}:{status.raw_status}"[:200]
     db_session.add(
         InboundEvent(
             provider=status.provider.value,
-            provider_message_id=f"{status.message_ref}:{status.raw_status}"[:200],
+            provider_message_id=provider_event_id,
             kind="status",
             business_id=message.business_id if message else business_id,
             message_ref=status.message_ref,
             status=status.status,
             error_code=status.error_code,
             error_message=status.error_message,
-            processed=message is not None or status.status is None,
+            processed=message_id is not None or status.status is None,
         )
     )
     try:
         db_session.flush()
-        if message is not None and status.status is not None:
-            apply_status(message, status.status, status.error_code, status.error_message)
+        if message_id is not None and status.status is not None:
+            apply_status(message_id, status.status, status.error_code, status.error_message)
         db_session.commit()
     except IntegrityError:
         db_session.rollback()
-        return False
+        if _already_received(status.provider.value, provider_event_id):
+            return False
+        log.error(
+            "%s status %s: an integrity error that is not a redelivery",
+            status.provider.value,
+            provider_event_id,
+        )
+        raise
+    if message_id is None and status.status is not None:
+        # Our send may have committed this id after we looked (and before it could see this event).
+        apply_early_statuses(status.provider.value, status.message_ref)
     return True
 
 
-def apply_status(message: Message, status: str, error_code: str | None, error_message: str | None) -> bool:
-    """Move a message's delivery status forward only; True when it changed."""
-    current = DELIVERY_RANK.get(message.status, -1)
-    if DELIVERY_RANK.get(status, -1) <= current:
-        return False
-    message.status = status
-    message.status_at = utcnow()
+def _message_of(provider: str, provider_message_id: str) -> Row[int, int] | None:
+    """(id, business_id) of our message with this provider id, if we stored it yet."""
+    return db_session.execute(
+        select(Message.id, Message.business_id).where(
+            Message.provider == provider, Message.provider_message_id == provider_message_id
+        )
+    ).first()
+
+
+# SQL: the rank of a message's current status (DELIVERY_RANK), -1 for inbound ones.
+status_rank = case(DELIVERY_RANK, value=Message.status, else_=-1)
+
+
+def apply_status(message_id: int, status: str, error_code: str | None, error_message: str | None) -> bool:
+    """Move a message's delivery status forward only; True when it changed.
+
+    One conditional UPDATE, so two callbacks applying at once cannot move it backwards.
+    """
+    values: dict[str, Any] = {"status": status, "status_at": utcnow()}
     if status == Delivery.failed.value:
-        message.error_code = error_code
         known = _error_text(error_code)
         both = f"{known} ({error_message})" if known and error_message else None
-        message.error_message = both or known or error_message
-    return True
+        values.update(error_code=error_code, error_message=both or known or error_message)
+    result = db_session.execute(
+        update(Message)
+        .where(Message.id == message_id, status_rank < DELIVERY_RANK.get(status, -1))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def apply_early_statuses(message: Message) -> None:
-    """Statuses that arrived before we stored the provider's id for this message."""
-    if not message.provider_message_id:
+def apply_early_statuses(provider: str, provider_message_id: str) -> None:
+    """Apply the statuses stored before their message was known, and commit.
+
+    Both the send (after committing the provider's id) and the status callback (after committing
+    its event) call this: whichever commits second sees the other's row, so none is lost.
+    """
+    message = _message_of(provider, provider_message_id)
+    if message is None:
+        db_session.commit()
         return
-    early = db_session.scalars(
-        select(InboundEvent).where(
-            InboundEvent.provider == message.provider,
-            InboundEvent.message_ref == message.provider_message_id,
+    early = db_session.execute(
+        select(
+            InboundEvent.id, InboundEvent.status, InboundEvent.error_code, InboundEvent.error_message
+        ).where(
+            InboundEvent.provider == provider,
+            InboundEvent.message_ref == provider_message_id,
             InboundEvent.processed.is_(False),
         )
     ).all()
-    for event in early:
-        if event.status:
-            apply_status(message, event.status, event.error_code, event.error_message)
-        event.processed = True
-        event.business_id = message.business_id
+    for event_id, status, error_code, error_message in early:
+        if status:
+            apply_status(message.id, status, error_code, error_message)
+        db_session.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id == event_id)
+            .values(processed=True, business_id=message.business_id)
+            .execution_options(synchronize_session=False)
+        )
+    db_session.commit()
+
+
+def _already_received(provider: str, provider_message_id: str) -> bool:
+    """After an IntegrityError: is it because this delivery's intake row exists (a real duplicate)?"""
+    return bool(
+        db_session.scalar(
+            select(
+                exists().where(
+                    InboundEvent.provider == provider, InboundEvent.provider_message_id == provider_message_id
+                )
+            )
+        )
+    )
 
 
 def _error_text(code: str | None) -> str | None:
@@ -333,11 +392,26 @@ def get_conversation(tenant: TenantId, conversation_id: int) -> Conversation:
     return conversation
 
 
+def _resolved() -> ColumnElement[bool]:
+    """A failed message is resolved once a later outbound one got through (accepted by the provider and
+    not failed since), or when it is resent (then it is no longer failed)."""
+    later = aliased(Message)
+    return exists().where(
+        later.conversation_id == Message.conversation_id,
+        later.id > Message.id,
+        later.direction == Direction.outbound.value,
+        later.provider_message_id.is_not(None),
+        later.status != Delivery.failed.value,
+    )
+
+
 def _has_failed() -> Exists:
+    """The conversation has an unresolved failure (the inbox's 'failed' filter and flag)."""
     return exists().where(
         Message.business_id == Conversation.business_id,
         Message.conversation_id == Conversation.id,
         Message.status == Delivery.failed.value,
+        ~_resolved(),
     )
 
 
@@ -356,14 +430,14 @@ def list_conversations(
     if filters.q and filters.q.strip():
         text = filters.q.strip()
         digits = "".join(ch for ch in text if ch.isdigit())
-        pattern = f"%{text.lower()}%"
+        # autoescape: a % or _ the user typed is a character to find, not a wildcard.
         conditions = [
-            func.lower(Conversation.customer_name).like(pattern),
-            Conversation.last_preview.like(f"%{text}%"),
+            func.lower(Conversation.customer_name).contains(text.lower(), autoescape=True),
+            Conversation.last_preview.contains(text, autoescape=True),
         ]
         if len(digits) >= 3:
             local = digits[1:] if digits.startswith("0") else digits  # 050-... finds +97250...
-            conditions.append(Conversation.customer_phone.like(f"%{local}%"))
+            conditions.append(Conversation.customer_phone.contains(local))
         stmt = stmt.where(or_(*conditions))
     if cursor:
         at, last_id = pagination.decode_cursor(cursor)
@@ -385,6 +459,7 @@ def failed_conversation_ids(tenant: TenantId, ids: list[int]) -> set[int]:
             Message.business_id == tenant,
             Message.conversation_id.in_(ids),
             Message.status == Delivery.failed.value,
+            ~_resolved(),
         )
         .distinct()
     )
@@ -451,6 +526,24 @@ def mark_read(tenant: TenantId, conversation_id: int) -> Conversation:
 
 
 # ---------------------------------------------------------------- sends from people
+
+
+def can_write_to(conversation: Conversation) -> bool:
+    """A number reaches the customer on either provider; a username's user id only on Meta."""
+    return bool(
+        conversation.customer_phone
+        or (conversation.customer_user_id and conversation.provider == Provider.meta.value)
+    )
+
+
+NO_LEAD_YET = (
+    "The customer hides their number behind a WhatsApp username: the lead is created when the number "
+    "appears (leads are one per phone)."
+)
+
+
+def no_lead_reason(conversation: Conversation) -> str | None:
+    return NO_LEAD_YET if conversation.lead_id is None and not conversation.customer_phone else None
 
 
 def within_window(conversation: Conversation | None, now: datetime) -> bool:
@@ -528,6 +621,20 @@ def _channel_of(business: Business) -> tuple[Provider, str] | None:
 
 def _queue_text(ctx: RequestContext, conversation: Conversation, text: str) -> Message:
     now = utcnow()
+    require_window(conversation, now)
+    message = _new_outbound(ctx, conversation, kind="text", text=text, now=now)
+    # A person answered: what the customer wrote so far needs no AI reply.
+    latest = db_session.scalar(
+        select(func.max(Message.id)).where(
+            Message.conversation_id == conversation.id, Message.direction == Direction.inbound.value
+        )
+    )
+    conversation.answered_through_id = max(conversation.answered_through_id, latest or 0)
+    return _commit_and_deliver(ctx, conversation, message)
+
+
+def require_window(conversation: Conversation, now: datetime) -> None:
+    """The 24-hour rule for free text (a person's or the AI's)."""
     if not within_window(conversation, now):
         last = conversation.last_inbound_at
         raise Conflict(
@@ -543,15 +650,6 @@ def _queue_text(ctx: RequestContext, conversation: Conversation, text: str) -> M
             template_route=template_route(conversation.id),
             template_body={"name": "<template name>", "language": "he", "params": []},
         )
-    message = _new_outbound(ctx, conversation, kind="text", text=text, now=now)
-    # A person answered: what the customer wrote so far needs no AI reply.
-    latest = db_session.scalar(
-        select(func.max(Message.id)).where(
-            Message.conversation_id == conversation.id, Message.direction == Direction.inbound.value
-        )
-    )
-    conversation.answered_through_id = max(conversation.answered_through_id, latest or 0)
-    return _commit_and_deliver(ctx, conversation, message)
 
 
 def send_template(
@@ -573,6 +671,67 @@ def send_template(
         template={"name": name, "language": language, "params": params},
     )
     return _commit_and_deliver(ctx, conversation, message)
+
+
+def retry_message(ctx: RequestContext, tenant: TenantId, conversation_id: int, message_id: int) -> Message:
+    """A failed send is sent again (the same row, queued anew); a failed AI reply asks the AI again.
+
+    Free text (and an AI reply) obeys the 24-hour rule; a template may be resent at any time.
+    """
+    conversation = get_conversation(tenant, conversation_id)
+    message = db_session.scalar(
+        select(Message).where(
+            Message.id == message_id,
+            Message.business_id == tenant,
+            Message.conversation_id == conversation.id,
+        )
+    )
+    if message is None:
+        raise NotFound("message", message_id)
+    if message.direction != Direction.outbound.value or message.status != Delivery.failed.value:
+        raise Conflict(
+            "not_failed", f"Message {message_id} is {message.status}: only a failed message is retried."
+        )
+    now = utcnow()
+    if message.kind != "template":
+        require_window(conversation, now)
+    if message.kind == "ai_reply":
+        return _retry_ai_reply(conversation, message, now)
+    # Only the request that moves it from failed to queued sends it: two clicks send once.
+    requeued = db_session.execute(
+        update(Message)
+        .where(Message.id == message.id, Message.status == Delivery.failed.value)
+        .values(
+            status=Delivery.queued.value,
+            status_at=now,
+            provider_message_id=None,
+            error_code=None,
+            error_message=None,
+            attempts=0,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not requeued.rowcount:  # type: ignore[attr-defined]
+        db_session.rollback()
+        raise Conflict("not_failed", f"Message {message_id} is being retried already.")
+    db_session.refresh(message)
+    return _commit_and_deliver(ctx, conversation, message)
+
+
+def _retry_ai_reply(conversation: Conversation, failure: Message, now: datetime) -> Message:
+    if conversation.ai_paused:
+        raise Conflict("ai_paused", "The AI is paused for this conversation: resume it, or answer yourself.")
+    if not _unanswered_exists(conversation):
+        raise Conflict(
+            "nothing_to_answer", "Everything the customer wrote has been answered since this failure."
+        )
+    armed = _arm(conversation.id, now)
+    db_session.commit()
+    if armed:  # else a reply is on its way already
+        from server.whatsapp import replies
+
+        replies.schedule_reply(conversation.id)
+    return db_session.get(Message, failure.id, populate_existing=True) or failure
 
 
 def _new_outbound(
@@ -643,16 +802,28 @@ def unanswered_inbound(conversation: Conversation) -> list[Message]:
 
 
 def history(conversation: Conversation, limit: int) -> list[Message]:
+    """The last `limit` messages for the AI, oldest first, the unanswered ones last.
+
+    A line that came in while an answer was being written has a smaller id than that answer; in id
+    order the AI would take it as answered already. Nothing after answered_through_id is, so those
+    go after every answer.
+    """
     rows = db_session.scalars(
         select(Message)
         .where(
             Message.conversation_id == conversation.id,
             or_(
                 Message.direction == Direction.inbound.value,
-                and_(Message.text != "", Message.kind != "ai_reply"),
+                # What we said: not a failed AI reply's empty row, nor a message that never arrived.
+                and_(Message.text != "", Message.kind != "ai_reply", Message.status != Delivery.failed.value),
             ),
         )
         .order_by(Message.id.desc())
         .limit(limit)
     )
-    return list(reversed(list(rows)))
+    ordered = list(reversed(list(rows)))
+
+    def unanswered(message: Message) -> bool:
+        return message.direction == Direction.inbound.value and message.id > conversation.answered_through_id
+
+    return [m for m in ordered if not unanswered(m)] + [m for m in ordered if unanswered(m)]

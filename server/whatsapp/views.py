@@ -8,7 +8,7 @@ from server.auth.context import current_context
 from server.db import utcnow
 from server.validation import body_of, endpoint, query_of
 from server.whatsapp import service
-from server.whatsapp.models import Conversation, Message
+from server.whatsapp.models import Conversation, Delivery, Message
 from server.whatsapp.schemas import (
     ConversationDetail,
     ConversationList,
@@ -37,6 +37,7 @@ def conversation_out(conversation: Conversation, has_failed: bool) -> Conversati
         customer_phone=conversation.customer_phone,
         customer_user_id=conversation.customer_user_id,
         lead_id=conversation.lead_id,
+        no_lead_reason=service.no_lead_reason(conversation),
         provider=conversation.provider,
         ai_paused=conversation.ai_paused,
         paused_at=conversation.paused_at,
@@ -108,6 +109,18 @@ def send_to_lead(lead_id: int) -> tuple[MessageOut, int]:
     ctx = current_context()
     data: TextIn = body_of(TextIn)
     return _created(service.send_text_to_lead(ctx, ctx.tenant, lead_id, data.text))
+
+
+@bp.post("/conversations/<int:conversation_id>/messages/<int:message_id>/retry")
+@endpoint(resp=MessageOut, tags=TAGS)
+def retry_message(conversation_id: int, message_id: int) -> MessageOut:
+    """A failed message sent again (queued anew), or a failed AI reply asked for again."""
+    ctx = current_context()
+    message = service.retry_message(ctx, ctx.tenant, conversation_id, message_id)
+    out = message_out(message)
+    if message.status == Delivery.queued.value:
+        service.start_delivery(message.id)
+    return out
 
 
 def _created(message: Message) -> tuple[MessageOut, int]:

@@ -11,6 +11,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tests.fakes.whatsapp_http import FakeServer, Recorded, Reply, json_reply
@@ -26,6 +27,8 @@ class FakeOpenAIChat(FakeServer):
         self.down: int | None = None
         self.script: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
+        # Called with each request's body before it is answered (e.g. the customer writes meanwhile).
+        self.on_call: Callable[[dict[str, Any]], Any] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -38,6 +41,7 @@ class FakeOpenAIChat(FakeServer):
             self.delay, self.down = 0.0, None
             self.script.clear()
             self.calls.clear()
+            self.on_call = None
 
     def handle(self, request: Recorded) -> Reply:
         if request.method != "POST" or request.path != "/v1/chat/completions":
@@ -58,6 +62,8 @@ class FakeOpenAIChat(FakeServer):
             self.calls.append(body)
             down, delay = self.down, self.delay
             scripted = self.script.pop(0) if self.script and down is None else None
+        if self.on_call is not None:
+            self.on_call(body)
         if delay:
             time.sleep(delay)
         if down is not None:

@@ -1,8 +1,8 @@
 """Fake Meta WhatsApp Cloud API (PROTOCOLS.md §5): Graph sends, and signed webhook payloads.
 
 POST /v23.0/{phone_number_id}/messages with `Authorization: Bearer <token>` (the token must be the one
-registered for that phone_number_id) answers {"messaging_product", "contacts", "messages": [{"id"}]},
-or Graph's JSON error.
+registered for that phone_number_id), addressed by `to` (a number) or `recipient` (a business-scoped
+user id), answers {"messaging_product", "contacts", "messages": [{"id"}]}, or Graph's JSON error.
 """
 
 from __future__ import annotations
@@ -57,17 +57,16 @@ class FakeMetaGraph(FakeServer):
         if failure:
             return _error(failure[0], failure[1], "Temporarily unavailable")
         payload = request.json()
+        # `to` is a phone number; `recipient` a business-scoped user id (a username hiding the number).
+        to, recipient = payload.get("to"), payload.get("recipient")
+        if not to and not recipient:
+            return _error(400, 100, "(#100) The parameter to is required.")
         message_id = wamid()
         with self._lock:
             self.sends.append({"phone_number_id": phone_number_id, "id": message_id, **payload})
-        to = payload.get("to", "")
+        contact = {"input": to, "wa_id": to} if to else {"input": recipient, "user_id": recipient}
         return json_reply(
-            200,
-            {
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": to, "wa_id": to}],
-                "messages": [{"id": message_id}],
-            },
+            200, {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": message_id}]}
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -43,6 +44,10 @@ class FakeTwilio(FakeServer):
         self.account_sid, self.auth_token = account_sid, auth_token
         self.sends: list[TwilioSend] = []
         self.fail_next: list[int] = []
+        # Raw answers (status, body) for the next sends, e.g. a proxy's HTML page with a 201.
+        self.raw_next: list[tuple[int, str]] = []
+        # Called with the new sid before the answer goes out (a status callback that beats it).
+        self.on_send: Callable[[str], Any] | None = None
         self._sends_lock = threading.Lock()
 
     def reset(self) -> None:
@@ -50,6 +55,8 @@ class FakeTwilio(FakeServer):
         with self._sends_lock:
             self.sends.clear()
             self.fail_next.clear()
+            self.raw_next.clear()
+            self.on_send = None
 
     def handle(self, request: Recorded) -> Reply:
         expected = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
@@ -62,6 +69,9 @@ class FakeTwilio(FakeServer):
             return json_reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
         with self._sends_lock:
             failure = self.fail_next.pop(0) if self.fail_next else None
+            raw = self.raw_next.pop(0) if self.raw_next else None
+        if raw:
+            return raw[0], {"Content-Type": "text/html"}, raw[1].encode()
         if failure:
             return json_reply(failure, {"code": 20500, "message": "Internal Server Error", "status": failure})
         form = {
@@ -70,6 +80,8 @@ class FakeTwilio(FakeServer):
         sid = message_sid()
         with self._sends_lock:
             self.sends.append(TwilioSend(sid, form))
+        if self.on_send is not None:
+            self.on_send(sid)
         return json_reply(
             201,
             {

@@ -102,6 +102,11 @@ class WA:
         conversation.last_inbound_at = at
         db_session.commit()
 
+    def run_task(self, task: Any) -> Any:
+        """Run a periodic task as the consumer would (with the app's settings)."""
+        with self.app.app_context():
+            return task()
+
     def run_scheduled(self, rounds: int = 20) -> int:
         """Run what Huey scheduled for later (retries with backoff), as its scheduler would."""
         ran = 0
@@ -131,7 +136,8 @@ def wa(app: Flask, world: World, fakes: Fakes, monkeypatch: pytest.MonkeyPatch) 
         "openai_base_url": fakes.ai.base_url,
         "openai_chat_model": "gpt-test-mini",
         "data_encryption_key": DATA_KEY,
-        "whatsapp_reply_debounce_seconds": 0.0,
+        "whatsapp_reply_debounce_seconds": 0.0,  # no pacing here: the real-server test has it
+        "whatsapp_reply_burst_quiet_seconds": 0.0,
     }
     for name, value in values.items():
         monkeypatch.setattr(settings, name, value)

@@ -8,7 +8,7 @@ from server.business.models import Business
 from server.db import db_session
 from server.whatsapp import service
 from server.whatsapp.intake import InboundMessage
-from server.whatsapp.models import Conversation, Provider
+from server.whatsapp.models import Conversation, Message, Provider
 from tests.conftest import World
 from tests.test_guard_matrix import Route
 
@@ -28,6 +28,7 @@ ROUTES: list[Route] = [
     Route("POST", "/api/conversations/{conversation}/pause", expect=CONVERSATION),
     Route("POST", "/api/conversations/{conversation}/resume", expect=CONVERSATION),
     Route("POST", "/api/conversations/{conversation}/read", expect=CONVERSATION),
+    Route("POST", "/api/conversations/{conversation}/messages/{failed_message}/retry", expect=CONVERSATION),
     Route(
         "POST",
         "/api/leads/{wa_lead}/whatsapp",
@@ -38,7 +39,8 @@ ROUTES: list[Route] = [
 
 
 def fixtures(world: World) -> dict[str, Any]:
-    """A WhatsApp conversation of business A (inside the 24-hour window, nothing left to answer)."""
+    """A WhatsApp conversation of business A (inside the 24-hour window, nothing left to answer) with
+    a failed message to retry."""
     business = db_session.get(Business, world.business_a)
     assert business is not None
     inbound = InboundMessage(
@@ -56,5 +58,17 @@ def fixtures(world: World) -> dict[str, Any]:
     assert conversation is not None and conversation.lead_id is not None
     conversation.answered_through_id = ingested.message_id or 0
     conversation.reply_armed_at = None
+    failed = Message(
+        business_id=business.id,
+        conversation_id=conversation.id,
+        direction="out",
+        author="user",
+        provider="twilio",
+        kind="text",
+        text="לא נשלחה",
+        status="failed",
+        error_code="30008",
+    )
+    db_session.add(failed)
     db_session.commit()
-    return {"conversation": conversation.id, "wa_lead": conversation.lead_id}
+    return {"conversation": conversation.id, "wa_lead": conversation.lead_id, "failed_message": failed.id}

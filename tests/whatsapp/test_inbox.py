@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -137,8 +138,10 @@ def test_lead_whatsapp_route_obeys_the_24_hour_rule(wa: WA) -> None:
 
 
 def test_ai_down_is_retried_with_backoff_then_failed_and_visible(wa: WA) -> None:
+    # Huey runs in immediate mode here, so the first attempt runs inside the webhook; that the webhook
+    # never waits on the AI is shown on the real server (test_real_server.py).
     wa.fakes.ai.down = 503
-    assert wa.twilio_text("יש מישהו?").status_code == 200  # the webhook never waits on the AI
+    assert wa.twilio_text("יש מישהו?").status_code == 200  # the AI's error does not fail the webhook
     assert len(wa.fakes.ai.calls) == 1
     assert wa.run_scheduled() == 3  # three retries, 2 s, 4 s, 8 s apart in real time
     assert len(wa.fakes.ai.calls) == 4 and wa.fakes.twilio.sends == []
@@ -206,3 +209,107 @@ def test_save_lead_tool_updates_the_lead(wa: WA) -> None:
     lead = db_session.scalar(select(Lead).where(Lead.phone == CUSTOMER))
     assert lead is not None and lead.email == "dana@example.co.il" and "תספורת" in lead.notes
     assert NUMBER_A  # the business's sender stays the one the customer wrote to
+
+
+# ---------------------------------------------------------------- "failed" means an unresolved failure
+
+
+def _failed_ids(wa: WA) -> list[int]:
+    return [c["id"] for c in wa.world.as_("business_a").get("/api/conversations?failed=true").json["items"]]
+
+
+def _a_failed_send(wa: WA, text: str = "לא יגיע") -> tuple[int, dict[str, Any]]:
+    wa.twilio_text("שלום")
+    conversation_id = wa.conversation(wa.world.business_a).id
+    wa.fakes.twilio.fail_next.extend([500] * 5)
+    queued = wa.world.as_("business_a").post(f"/api/conversations/{conversation_id}/messages", {"text": text})
+    wa.run_scheduled()
+    assert wa.messages(conversation_id)[-1].status == "failed"
+    assert _failed_ids(wa) == [conversation_id]
+    return conversation_id, queued.json
+
+
+def test_a_later_successful_send_clears_the_failed_flag(wa: WA) -> None:
+    conversation_id, _failed = _a_failed_send(wa)
+    api = wa.world.as_("business_a")
+    assert api.post(f"/api/conversations/{conversation_id}/messages", {"text": "ננסה שוב"}).status_code == 201
+    assert _failed_ids(wa) == []
+    assert api.get(f"/api/conversations/{conversation_id}").json["has_failed"] is False
+    assert [c["id"] for c in api.get("/api/conversations?failed=false").json["items"]] == [conversation_id]
+
+
+def test_retrying_a_failed_message_resends_it_and_clears_the_flag(wa: WA) -> None:
+    conversation_id, failed = _a_failed_send(wa, "הודעה שנכשלה")
+    api = wa.world.as_("business_a")
+    retried = api.post(f"/api/conversations/{conversation_id}/messages/{failed['id']}/retry")
+    assert retried.status_code == 200, retried.json
+    assert retried.json["id"] == failed["id"] and retried.json["status"] == "queued"
+    assert retried.json["error_code"] is None
+    assert wa.fakes.twilio.sends[-1].body == "הודעה שנכשלה"
+    again = wa.messages(conversation_id)[-1]
+    assert again.id == failed["id"] and again.provider_message_id == wa.fakes.twilio.sends[-1].sid
+    assert _failed_ids(wa) == []
+    # Not failed (any more): nothing to retry.
+    assert error_of(api.post(f"/api/conversations/{conversation_id}/messages/{failed['id']}/retry")) == (
+        409,
+        "not_failed",
+    )
+
+
+def test_retry_obeys_the_24_hour_rule_and_tenants(wa: WA) -> None:
+    conversation_id, failed = _a_failed_send(wa)
+    url = f"/api/conversations/{conversation_id}/messages/{failed['id']}/retry"
+    assert error_of(wa.world.as_("business_b").post(url)) == (404, "conversation_not_found")
+    inbound_id = wa.messages(conversation_id)[0].id
+    assert error_of(
+        wa.world.as_("business_a").post(f"/api/conversations/{conversation_id}/messages/{inbound_id}/retry")
+    ) == (409, "not_failed")
+    assert error_of(
+        wa.world.as_("business_a").post(f"/api/conversations/{conversation_id}/messages/999999/retry")
+    ) == (404, "message_not_found")
+    wa.set_last_inbound(conversation_id, utcnow() - timedelta(hours=25))
+    refused = wa.world.as_("business_a").post(url)
+    assert error_of(refused) == (409, "outside_24h_window") and refused.json["template_route"].endswith(
+        "/template"
+    )
+    assert wa.messages(conversation_id)[-1].status == "failed"  # left as it was
+
+
+def test_retrying_a_failed_ai_reply_asks_the_ai_again(wa: WA) -> None:
+    wa.fakes.ai.down = 503
+    wa.twilio_text("יש מישהו?")
+    wa.run_scheduled()
+    conversation_id = wa.conversation(wa.world.business_a).id
+    failure = wa.messages(conversation_id)[-1]
+    assert failure.kind == "ai_reply" and _failed_ids(wa) == [conversation_id]
+    wa.fakes.ai.down = None
+    retried = wa.world.as_("business_a").post(
+        f"/api/conversations/{conversation_id}/messages/{failure.id}/retry"
+    )
+    assert retried.status_code == 200
+    assert wa.fakes.twilio.sends[-1].body == "echo: יש מישהו?"
+    assert _failed_ids(wa) == []
+
+
+def test_search_takes_percent_and_underscore_literally(wa: WA) -> None:
+    wa.twilio_text("שלום", frm="+972501234501", profile_name="דנה")
+    wa.twilio_text("שלום", frm="+972501234502", profile_name="הנחה 100%")
+    wa.twilio_text("שלום", frm="+972501234503", profile_name="a_b")
+    api = wa.world.as_("business_a")
+
+    def found(q: str) -> list[str]:
+        return [
+            c["customer_name"] for c in api.get("/api/conversations", query_string={"q": q}).json["items"]
+        ]
+
+    assert found("%") == ["הנחה 100%"]
+    assert found("_") == ["a_b"]
+    assert found("0%") == ["הנחה 100%"]
+
+
+def test_a_failed_message_is_not_shown_to_the_ai_as_said(wa: WA) -> None:
+    _a_failed_send(wa, "המחיר הוא 50 שקל")
+    wa.twilio_text("כמה זה עולה?")
+    turns = [(m["role"], m["content"]) for m in wa.fakes.ai.calls[-1]["messages"][1:]]
+    assert ("assistant", "המחיר הוא 50 שקל") not in turns
+    assert turns[-1] == ("user", "כמה זה עולה?")

@@ -1,5 +1,7 @@
-"""Through the real server (gunicorn -k gevent, embedded Huey consumer): the same Twilio delivery
-racing in parallel is processed once, and a burst of messages is answered once, together."""
+"""Through the real server (gunicorn -k gevent, embedded Huey consumer), on the test database (SQLite, or
+PostgreSQL with TEST_DATABASE_URL): the same Twilio delivery racing in parallel is processed once, a
+burst of messages is answered once, together, and the webhook never waits on the AI (the API tests
+run Huey in immediate mode, so only a real server can show that)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import httpx
+from flask import Flask
 
 from bench.common import BIN, ROOT, running_server
 from tests.fakes import openai_chat, whatsapp_twilio
@@ -40,7 +44,9 @@ def _setup_business(base: str, database_url: str) -> httpx.Client:
     return client
 
 
-def test_parallel_duplicates_and_bursts_on_the_real_server(fakes: Fakes, tmp_path: Path) -> None:
+def test_duplicates_bursts_and_a_slow_ai_on_the_real_server(
+    app: Flask, database_url: str, fakes: Fakes, tmp_path: Path
+) -> None:
     for server in (fakes.twilio, fakes.meta, fakes.ai):
         server.reset()
     env = {
@@ -53,9 +59,12 @@ def test_parallel_duplicates_and_bursts_on_the_real_server(fakes: Fakes, tmp_pat
         "JOBS_SQLITE_PATH": str(tmp_path / "jobs.db"),
         "PUBLIC_BASE_URL": "",
     }
-    with running_server(f"sqlite:///{tmp_path / 'wa.db'}", **env) as (base, database_url):
-        api = _setup_business(base, database_url)
-        url = f"{base}/webhook/whatsapp/twilio"
+    url_path = "/webhook/whatsapp/twilio"
+    with (
+        running_server(database_url, **env) as (base, _url),
+        closing(_setup_business(base, database_url)) as api,
+    ):
+        url = base + url_path
 
         # 1. Twilio delivers the same message 20 times at once (retries racing a slow answer).
         form = whatsapp_twilio.inbound_form("+972501234567", SENDER, "שלום, יש תור היום?")
@@ -86,19 +95,53 @@ def test_parallel_duplicates_and_bursts_on_the_real_server(fakes: Fakes, tmp_pat
         ]
         assert messages[1]["provider_message_id"] == fakes.twilio.sends[0].sid
 
-        # 2. Three messages within a second: one AI call that sees all three, one reply.
         with httpx.Client(timeout=10) as client:
+
+            def post(frm: str, text: str) -> httpx.Response:
+                burst = whatsapp_twilio.inbound_form(frm, SENDER, text)
+                headers = {"X-Twilio-Signature": whatsapp_twilio.sign(url, burst)}
+                return client.post(url, data=burst, headers=headers)
+
+            # 2. Three messages within a second: one AI call that sees all three, one reply.
             for text in ("היי", "אני דנה", "רציתי לקבוע תספורת"):
-                burst = whatsapp_twilio.inbound_form("+972502222222", SENDER, text)
-                response = client.post(
-                    url, data=burst, headers={"X-Twilio-Signature": whatsapp_twilio.sign(url, burst)}
-                )
+                response = post("+972502222222", text)
                 assert response.status_code == 200 and response.elapsed.total_seconds() < 0.5
                 time.sleep(0.2)
-        wait_for(lambda: len(fakes.twilio.sends) == 2, timeout=15)
-        time.sleep(2.5)
-        to = Counter(send.form["To"] for send in fakes.twilio.sends)
-        assert to == {"whatsapp:+972501234567": 1, "whatsapp:+972502222222": 1}
-        assert fakes.twilio.sends[1].body == "echo: היי | אני דנה | רציתי לקבוע תספורת"
-        assert len(fakes.ai.calls) == 2
-        assert fakes.ai.calls[1]["messages"][0]["content"].startswith("את הנציגה של המספרה.")
+            wait_for(lambda: len(fakes.twilio.sends) == 2, timeout=15)
+            time.sleep(2.5)
+            to = Counter(send.form["To"] for send in fakes.twilio.sends)
+            assert to == {"whatsapp:+972501234567": 1, "whatsapp:+972502222222": 1}
+            assert fakes.twilio.sends[1].body == "echo: היי | אני דנה | רציתי לקבוע תספורת"
+            assert len(fakes.ai.calls) == 2
+            assert fakes.ai.calls[1]["messages"][0]["content"].startswith("את הנציגה של המספרה.")
+
+            # 3. An AI that takes 2 s: every webhook is still answered at once, while it thinks.
+            fakes.ai.delay = 2.0
+            began = time.monotonic()
+            first = post("+972503333333", "שאלה לאט")
+            assert first.status_code == 200 and first.elapsed.total_seconds() < 0.5
+            wait_for(lambda: len(fakes.ai.calls) == 3, timeout=10)  # the AI is thinking now
+            during = post("+972504444444", "ועוד אחת")
+            assert during.status_code == 200 and during.elapsed.total_seconds() < 0.5
+            assert len(fakes.twilio.sends) == 2  # nobody was answered yet: the answers come later
+            wait_for(lambda: len(fakes.twilio.sends) == 4, timeout=15)
+            assert time.monotonic() - began > 2.0
+            assert {s.body for s in fakes.twilio.sends[2:]} == {"echo: שאלה לאט", "echo: ועוד אחת"}
+
+            # 4. Lines typed a second or so apart, with a 500 ms AI: the second line arrives while the
+            # first answer is being written, so that answer is dropped and the whole burst is answered
+            # once, after the customer has been quiet for WHATSAPP_REPLY_BURST_QUIET_SECONDS.
+            wait_for(lambda: len(fakes.ai.calls) == 4, timeout=10)
+            fakes.ai.delay = 0.5
+            calls = len(fakes.ai.calls)
+            lines = ("שלום", "אני רוצה לקבוע תור", "למחר בבוקר אם אפשר")
+            for line, pause in zip(lines, (1.0, 1.5, 0.0), strict=True):
+                assert post("+972505555555", line).status_code == 200
+                time.sleep(pause)
+            wait_for(
+                lambda: any(s.form["To"] == "whatsapp:+972505555555" for s in fakes.twilio.sends), timeout=15
+            )
+            time.sleep(3.0)  # room for a second reply, if the burst were split
+            to_her = [s.body for s in fakes.twilio.sends if s.form["To"] == "whatsapp:+972505555555"]
+            assert to_her == ["echo: " + " | ".join(lines)]
+            assert len(fakes.ai.calls) - calls == 2  # the dropped answer and the one sent

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from server.crypto import decrypt
@@ -276,21 +278,18 @@ def test_status_callbacks_update_delivery_and_never_move_backwards(wa: WA) -> No
     assert [c["id"] for c in listed] == [conversation.id] and listed[0]["has_failed"] is True
 
 
-def test_a_status_that_beats_our_commit_is_applied_when_the_send_is_stored(wa: WA) -> None:
-    from server.whatsapp import service
-    from server.whatsapp.intake import StatusUpdate
-    from server.whatsapp.models import Provider
-
+def test_a_status_that_beats_the_send_answer_is_applied_when_the_send_is_stored(wa: WA) -> None:
+    # Twilio calls the status callback before its answer to our send reaches us.
+    path = "/webhook/whatsapp/twilio/status"
+    wa.fakes.twilio.on_send = lambda sid: wa.twilio(twilio.status_form(sid, "delivered"), path=path)
     wa.twilio_text("היי")
-    conversation = wa.conversation(wa.world.business_a)
-    reply = wa.messages(conversation.id)[-1]
-    early = "SM" + "e" * 32
-    assert service.ingest_status(None, StatusUpdate(Provider.twilio, early, "delivered", "delivered"))
-    reply.provider_message_id = early
-    reply.status = "queued"
-    service.apply_early_statuses(reply)
-    db_session.commit()
-    assert wa.messages(conversation.id)[-1].status == "delivered"
+    reply = wa.messages(wa.conversation(wa.world.business_a).id)[-1]
+    assert reply.provider_message_id == wa.fakes.twilio.sends[-1].sid
+    assert reply.status == "delivered"
+    event = db_session.scalar(
+        select(InboundEvent).where(InboundEvent.message_ref == reply.provider_message_id)
+    )
+    assert event is not None and event.processed and event.business_id == wa.world.business_a
 
 
 def test_unknown_numbers_and_unknown_fields_are_accepted(wa: WA) -> None:
@@ -374,3 +373,50 @@ def test_the_window_starts_at_the_customers_message(wa: WA) -> None:
     conversation = wa.conversation(wa.world.business_a)
     assert conversation.last_inbound_at is not None
     assert utcnow() - conversation.last_inbound_at < timedelta(seconds=30)
+
+
+def test_only_a_real_duplicate_is_ignored_any_other_integrity_error_is_a_5xx(
+    wa: WA, caplog: pytest.LogCaptureFixture
+) -> None:
+    wa.twilio_text("שלום")
+    reply = wa.messages(wa.conversation(wa.world.business_a).id)[-1]
+    before = wa.counts()
+    # A delivery whose sid collides with one of our sent messages: the intake row is new, the
+    # message row violates another unique key. Not a duplicate: Twilio must retry, we must hear of it.
+    form = twilio.inbound_form(CUSTOMER, NUMBER_A, "התנגשות", sid=reply.provider_message_id)
+    with caplog.at_level(logging.ERROR):
+        response = wa.twilio(form)
+    assert response.status_code == 500 and response.json["reason"] == "unexpected"
+    assert any("unhandled error on POST /webhook/whatsapp/twilio" in r.message for r in caplog.records)
+    assert wa.counts() == before  # rolled back: nothing half-stored
+    # A real duplicate is still answered 200 and ignored.
+    first = twilio.inbound_form(CUSTOMER, NUMBER_A, "פעמיים")
+    assert wa.twilio(first).status_code == 200
+    after = wa.counts()
+    assert wa.twilio(first).status_code == 200 and wa.counts() == after
+
+
+def test_a_forged_meta_signature_with_non_ascii_characters_is_403_not_500(wa: WA) -> None:
+    payload = meta.webhook([meta.change(PNID_A, [meta.text_message("972501112222", "זיוף")])])
+    raw, headers = meta.signed(payload)
+    for forged in ("sha256=" + "é" * 64, "sha256=" + "ש" * 64):
+        response = wa.client.post(
+            "/webhook/whatsapp/meta", data=raw, headers={**headers, "X-Hub-Signature-256": forged}
+        )
+        assert error_of(response) == (403, "bad_signature")
+    assert wa.counts() == (0, 0, 0)
+
+
+def test_a_bad_signature_on_the_status_callback_is_refused_and_changes_nothing(wa: WA) -> None:
+    wa.twilio_text("היי")
+    sid = wa.fakes.twilio.sends[-1].sid
+    path = "/webhook/whatsapp/twilio/status"
+    form = twilio.status_form(sid, "read")
+    for signature in (
+        twilio.sign(PUBLIC + path, form, auth_token="not-our-token"),
+        twilio.sign(PUBLIC + "/webhook/whatsapp/twilio", form),  # signed for another URL
+        twilio.sign(PUBLIC + path, twilio.status_form(sid, "delivered")),  # for other fields
+    ):
+        assert error_of(wa.twilio(form, path=path, signature=signature)) == (403, "bad_signature")
+    assert wa.messages(wa.conversation(wa.world.business_a).id)[-1].status == "queued"
+    assert wa.count(InboundEvent) == 1

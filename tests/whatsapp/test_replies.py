@@ -1,0 +1,254 @@
+"""The AI reply: answers that never come, crashed workers, pacing, what the AI is shown."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from server.db import db_session, utcnow
+from server.jobs import huey
+from server.leads.models import Lead
+from server.whatsapp import replies
+from server.whatsapp.models import Conversation, Message
+from tests.fakes import whatsapp_meta as meta
+from tests.whatsapp.conftest import CUSTOMER, NUMBER_A, PNID_A, WA
+
+TOOL_CALL: dict[str, Any] = {"tool_calls": [{"name": "save_lead", "arguments": {"full_name": "דנה כהן"}}]}
+
+
+def _thread(wa: WA) -> list[Message]:
+    return wa.messages(wa.conversation(wa.world.business_a, CUSTOMER).id)
+
+
+def test_an_empty_ai_answer_is_retried_then_a_visible_failure(wa: WA) -> None:
+    wa.fakes.ai.script.extend([{"text": ""}] * 4)  # the first try and its three retries
+    assert wa.twilio_text("שלום?").status_code == 200
+    assert wa.run_scheduled() == 3
+    assert len(wa.fakes.ai.calls) == 4 and wa.fakes.twilio.sends == []
+    _inbound, failure = _thread(wa)
+    assert (failure.kind, failure.status, failure.error_code) == ("ai_reply", "failed", "ai_empty_answer")
+    conversation = wa.conversation(wa.world.business_a)
+    assert conversation.answered_through_id == 0 and conversation.reply_armed_at is None
+    # Not answered means not forgotten: the next message is answered together with it.
+    wa.twilio_text("הלו")
+    assert wa.fakes.twilio.sends[-1].body == "echo: שלום? | הלו"
+
+
+def test_an_ai_that_keeps_calling_tools_is_retried_and_the_retry_answers(wa: WA) -> None:
+    wa.fakes.ai.script.extend([TOOL_CALL] * 4)  # one question and three tool rounds, all tools
+    wa.twilio_text("אני דנה כהן")
+    assert wa.fakes.twilio.sends == []
+    assert wa.run_scheduled() == 1
+    assert [s.body for s in wa.fakes.twilio.sends] == ["echo: אני דנה כהן"]
+    assert [m.status for m in _thread(wa)] == ["received", "queued"]
+
+
+def test_an_ai_that_never_stops_calling_tools_fails_visibly(wa: WA) -> None:
+    wa.fakes.ai.script.extend([TOOL_CALL] * 16)
+    wa.twilio_text("אני דנה כהן")
+    wa.run_scheduled()
+    failure = _thread(wa)[-1]
+    assert (failure.kind, failure.status, failure.error_code) == ("ai_reply", "failed", "ai_tool_loop")
+    assert wa.fakes.twilio.sends == []
+
+
+# ---------------------------------------------------------------- a worker that died mid-reply
+
+
+def _as_if_a_worker_died_mid_reply(wa: WA, lease_ends_in: timedelta) -> int:
+    """An unanswered message, armed 3 minutes ago by a job that died holding the lease."""
+    wa.twilio_text("שלום")
+    conversation_id = wa.conversation(wa.world.business_a).id
+    api = wa.world.as_("business_a")
+    api.post(f"/api/conversations/{conversation_id}/pause")
+    wa.twilio_text("יש מישהו?")  # lands in the inbox only
+    now = utcnow()
+    db_session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(
+            ai_paused=False, reply_armed_at=now - timedelta(minutes=3), reply_lease_until=now + lease_ends_in
+        )
+    )
+    db_session.commit()
+    return conversation_id
+
+
+def _expire_lease(conversation_id: int) -> None:
+    db_session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(reply_lease_until=utcnow() - timedelta(seconds=1))
+    )
+    db_session.commit()
+
+
+def test_a_message_meeting_a_dead_workers_lease_is_answered_when_the_lease_ends(wa: WA) -> None:
+    conversation_id = _as_if_a_worker_died_mid_reply(wa, timedelta(minutes=1))
+    wa.twilio_text("הלו?")  # re-arms the stale conversation, meets the lease: busy
+    assert len(wa.fakes.twilio.sends) == 1
+    [task] = huey.scheduled()
+    assert task.eta is not None and task.eta > datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=50)
+    _expire_lease(conversation_id)
+    assert wa.run_scheduled() == 1
+    assert wa.fakes.twilio.sends[-1].body == "echo: יש מישהו? | הלו?"
+
+
+def test_the_sweep_rearms_a_conversation_whose_job_was_lost(wa: WA) -> None:
+    conversation_id = _as_if_a_worker_died_mid_reply(wa, -timedelta(seconds=1))
+    assert len(wa.fakes.twilio.sends) == 1
+    wa.run_task(replies.sweep_stranded_replies)
+    assert wa.fakes.twilio.sends[-1].body == "echo: יש מישהו?"
+    conversation = wa.conversation(wa.world.business_a)
+    assert conversation.id == conversation_id and conversation.reply_armed_at is None
+    wa.run_task(replies.sweep_stranded_replies)  # nothing left: no second answer
+    assert len(wa.fakes.twilio.sends) == 2
+
+
+def test_the_sweep_leaves_live_leases_and_paused_conversations_alone(wa: WA) -> None:
+    conversation_id = _as_if_a_worker_died_mid_reply(wa, timedelta(minutes=1))
+    wa.run_task(replies.sweep_stranded_replies)
+    db_session.execute(update(Conversation).where(Conversation.id == conversation_id).values(ai_paused=True))
+    db_session.commit()
+    _expire_lease(conversation_id)
+    wa.run_task(replies.sweep_stranded_replies)
+    assert len(wa.fakes.twilio.sends) == 1 and len(wa.fakes.ai.calls) == 1
+
+
+def test_the_sweep_sends_a_queued_message_whose_job_was_lost_and_fails_an_interrupted_one(wa: WA) -> None:
+    from server.whatsapp import delivery
+
+    wa.twilio_text("שלום")
+    conversation = wa.conversation(wa.world.business_a)
+    long_ago = utcnow() - timedelta(minutes=11)
+    never_tried, interrupted = (
+        Message(
+            business_id=conversation.business_id,
+            conversation_id=conversation.id,
+            direction="out",
+            author="user",
+            provider="twilio",
+            kind="text",
+            text=text,
+            status="queued",
+            attempts=attempts,
+            created_at=long_ago,
+            status_at=long_ago,
+        )
+        for text, attempts in (("לא נשלחה", 0), ("נקטעה", 1))
+    )
+    db_session.add_all([never_tried, interrupted])
+    db_session.commit()
+    wa.run_task(delivery.sweep_stranded_sends)
+    assert wa.fakes.twilio.sends[-1].body == "לא נשלחה" and len(wa.fakes.twilio.sends) == 2
+    by_text = {m.text: m for m in _thread(wa)}
+    assert by_text["לא נשלחה"].provider_message_id == wa.fakes.twilio.sends[-1].sid
+    stopped = by_text["נקטעה"]
+    assert (stopped.status, stopped.error_code) == ("failed", "send_interrupted")
+    assert "may have reached" in (stopped.error_message or "")
+
+
+# ---------------------------------------------------------------- a username without a number
+
+
+def test_a_username_without_a_number_is_answered_by_user_id_and_gets_no_lead_yet(wa: WA) -> None:
+    user_id = "US.13491208655302741918"
+    hidden = {"from_user_id": user_id, "id": meta.wamid(), "timestamp": "1763900000", "type": "text"}
+    hidden["text"] = {"body": "כמה עולה תספורת?"}
+    contacts = [{"profile": {"name": "נועה", "username": "@noa"}, "user_id": user_id}]
+    assert wa.meta(meta.webhook([meta.change(PNID_A, [hidden], contacts=contacts)])).status_code == 200
+
+    [call] = wa.fakes.ai.calls
+    assert "tools" not in call  # no save_lead: there is no lead to save to until the number appears
+    assert "hidden" in call["messages"][0]["content"]
+    [sent] = wa.fakes.meta.sends
+    assert (
+        sent["recipient"] == user_id and "to" not in sent and sent["text"]["body"] == "echo: כמה עולה תספורת?"
+    )
+    conversation = db_session.scalar(select(Conversation).where(Conversation.customer_user_id == user_id))
+    assert conversation is not None
+    reply = wa.messages(conversation.id)[-1]
+    assert (reply.status, reply.provider_message_id) == ("queued", sent["id"])
+    assert wa.count(Lead) == 0
+    shown = wa.world.as_("business_a").get(f"/api/conversations/{conversation.id}").json
+    assert shown["lead_id"] is None and shown["customer_user_id"] == user_id
+    assert "username" in shown["no_lead_reason"]
+
+    # A template reaches the user id too (allowed at any time).
+    template = wa.world.as_("business_a").post(
+        f"/api/conversations/{conversation.id}/template", {"name": "appointment_reminder", "params": ["נועה"]}
+    )
+    assert template.status_code == 201
+    assert wa.fakes.meta.sends[-1]["recipient"] == user_id and wa.fakes.meta.sends[-1]["type"] == "template"
+
+
+def test_a_conversation_nobody_can_write_to_is_marked_without_an_ai_call(wa: WA) -> None:
+    from server.whatsapp import service
+
+    # A Twilio conversation keyed by a user id only: Twilio has no way to address it.
+    now = utcnow()
+    conversation = Conversation(
+        business_id=wa.world.business_a,
+        customer_key="US.1",
+        customer_user_id="US.1",
+        provider="twilio",
+        business_address=NUMBER_A,
+        last_inbound_at=now,
+        last_inbound_received_at=now,
+        reply_armed_at=now - timedelta(seconds=5),
+    )
+    db_session.add(conversation)
+    db_session.flush()
+    db_session.add(
+        Message(
+            business_id=wa.world.business_a,
+            conversation_id=conversation.id,
+            direction="in",
+            author="customer",
+            provider="twilio",
+            provider_message_id="SM" + "9" * 32,
+            text="שלום",
+            status="received",
+        )
+    )
+    db_session.commit()
+    with wa.app.app_context():
+        replies.reply_to_conversation(conversation.id)
+    assert wa.fakes.ai.calls == [] and wa.fakes.twilio.sends == []
+    failure = wa.messages(conversation.id)[-1]
+    assert (failure.kind, failure.status, failure.error_code) == ("ai_reply", "failed", "no_recipient")
+    assert service.can_write_to(conversation) is False
+
+
+# ---------------------------------------------------------------- a line arriving while the AI writes
+
+
+def _writes_again_during_the_first_ai_call(wa: WA, text: str) -> None:
+    def on_call(_body: dict[str, Any]) -> None:
+        if len(wa.fakes.ai.calls) == 1:
+            assert wa.twilio_text(text).status_code == 200
+
+    wa.fakes.ai.on_call = on_call
+
+
+def test_a_line_arriving_while_the_ai_writes_drops_that_answer_and_both_are_answered_once(wa: WA) -> None:
+    _writes_again_during_the_first_ai_call(wa, "ועוד משהו")
+    wa.twilio_text("שאלה")
+    assert [s.body for s in wa.fakes.twilio.sends] == ["echo: שאלה | ועוד משהו"]
+    assert len(wa.fakes.ai.calls) == 2
+
+
+def test_after_the_max_wait_the_answer_is_sent_and_the_newer_line_is_shown_to_the_ai_as_unanswered(
+    wa: WA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wa.app.extensions["settings"], "whatsapp_reply_max_wait_seconds", 0.0)
+    _writes_again_during_the_first_ai_call(wa, "ועוד משהו")
+    wa.twilio_text("שאלה")
+    # Our first answer is stored after the newer line; the AI must still see that line as the one to
+    # answer (after our answer), not as something our answer already covered.
+    assert [s.body for s in wa.fakes.twilio.sends] == ["echo: שאלה", "echo: ועוד משהו"]
+    turns = [(m["role"], m["content"]) for m in wa.fakes.ai.calls[-1]["messages"][1:]]
+    assert turns == [("user", "שאלה"), ("assistant", "echo: שאלה"), ("user", "ועוד משהו")]
