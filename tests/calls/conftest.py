@@ -45,6 +45,7 @@ def _reset_fake_ai(request: pytest.FixtureRequest) -> None:
         ai: FakeRealtimeServer = request.getfixturevalue("fake_ai")
         ai.refuse_handshakes = ai.drop_on_connect = 0
         ai.reply_ms = 600
+        ai.pace_ms = ai.handshake_delay = 0
 
 
 def server_env(ai_url: str, tmp: Path, **extra: str) -> dict[str, str]:
