@@ -36,6 +36,7 @@ class AiOutcome(StrEnum):
     reconnected = "reconnected"  # the AI socket dropped once and the one reconnect worked
     unreachable = "unreachable"  # the AI could not be reached at call start: fallback message
     dropped = "dropped"  # the AI socket dropped and the reconnect failed: fallback message
+    failed = "failed"  # an unexpected error in the bridge: fallback message, the call still saved
 
 
 class Call(Base):

@@ -148,7 +148,12 @@ def media_stream() -> Response:
         return error_response(400, "bad_request", "not_a_websocket", str(exc))
     except WebSocketError:
         return SocketTakenOver()
-    CallBridge(twilio, openai_from_settings(settings), _Store(settings)).run()
+    CallBridge(
+        twilio,
+        openai_from_settings(settings),
+        _Store(settings),
+        start_timeout=settings.calls_start_timeout_seconds,
+    ).run()
     return SocketTakenOver()
 
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
 from tests.calls.conftest import (
     NUMBER_A,
+    START_TIMEOUT_S,
     PhoneCall,
     saved_call,
+    stats,
+    wait_until,
 )
 from tests.calls.test_call_flow import caller_frame, next_connection, until
 from tests.conftest import World
-from tests.fakes.calls_openai_realtime import FakeRealtimeServer
+from tests.fakes.calls_openai_realtime import FakeRealtimeServer, reply_audio
 
 
 def tone_frames(stream: Any, tone: int) -> list[bytes]:
@@ -114,3 +118,178 @@ def test_malformed_ai_events_are_skipped_and_the_call_goes_on(
     asyncio.run(scenario())
     saved = saved_call(call.sid)
     assert saved.ai_outcome == "ok" and saved.end_reason == "caller_hung_up"
+
+
+def test_malformed_twilio_frames_are_skipped_and_the_call_goes_on(
+    world: World, call_server: str, fake_ai: FakeRealtimeServer
+) -> None:
+    call = PhoneCall(call_server, NUMBER_A)
+    call.ring()
+    before = fake_ai.connection_count()
+
+    async def scenario() -> None:
+        stream = await call.answer()
+        ai = await next_connection(fake_ai, before)
+        sid = stream.stream_sid
+        await stream.send_raw(
+            [
+                "not json",
+                "[1, 2, 3]",
+                json.dumps({"event": "media", "streamSid": sid}),
+                json.dumps({"event": "media", "streamSid": sid, "media": "oops"}),
+                json.dumps({"event": "media", "media": {"payload": "////", "timestamp": "1e3"}}),
+                json.dumps({"event": "media", "media": {"timestamp": "20"}}),
+                json.dumps({"event": "media", "media": {"payload": 12, "timestamp": "20"}}),
+                json.dumps({"event": "mark", "mark": "not an object"}),
+                json.dumps({"event": "dtmf", "dtmf": {}}),
+                json.dumps(stream.media_event(1, bytes([0x55]) * 160)),
+            ]
+        )
+        await until(lambda: ai.appended, what="the good frame after the bad ones")
+        assert ai.appended == [bytes([0x55]) * 160]
+        stream.audio_source = caller_frame(0x66)
+        stream.start_audio()
+        await until(lambda: len(ai.appended) >= 6, what="audio keeps flowing")
+        assert stream.close_code is None
+        await stream.stop()
+
+    asyncio.run(scenario())
+    saved = saved_call(call.sid)
+    assert saved.ai_outcome == "ok" and saved.end_reason == "caller_hung_up"
+
+
+def test_barge_in_cuts_the_queued_items_too_and_drops_what_still_arrives_of_them(
+    world: World, call_server: str, fake_ai: FakeRealtimeServer
+) -> None:
+    fake_ai.reply_ms = 1000  # each reply is sent at once: Twilio queues it
+    call = PhoneCall(call_server, NUMBER_A)
+    call.ring()
+    before = fake_ai.connection_count()
+
+    async def scenario() -> None:
+        stream = await call.answer()
+        stream.start_audio()
+        ai = await next_connection(fake_ai, before)
+        await until(lambda: len(tone_frames(stream, 0x41)) == 10, what="the greeting")
+        first_audio = stream.received.media[0][0]
+        await stream.dtmf("1")  # a second reply, queued at Twilio behind the greeting
+        await until(lambda: len(tone_frames(stream, 0x42)) == 10, what="the second reply, queued")
+        await until(lambda: time.monotonic() - first_audio >= 0.4, what="0.4 s of the greeting played")
+        greeting, queued = f"item_{ai.index}_1", f"item_{ai.index}_2"
+        late = reply_audio(200, tone=0x77)
+        # The caller speaks; more of the interrupted items is still arriving, in the same read and later.
+        ai.send_many(
+            [
+                {"type": "input_audio_buffer.speech_started", "audio_start_ms": 400, "item_id": "item_u1"},
+                {"type": "response.output_audio.delta", "item_id": queued, "delta": late[0]},
+                {"type": "response.output_audio.delta", "item_id": greeting, "delta": late[1]},
+            ]
+        )
+        await until(lambda: stream.received.clears, what="clear")
+        await until(lambda: len(ai.truncates) >= 2, what="both items truncated")
+        cuts = {t["item_id"]: t["audio_end_ms"] for t in ai.truncates}
+        assert set(cuts) == {greeting, queued}
+        assert 250 < cuts[greeting] < 700 and cuts[queued] == 0, cuts
+        ai.send({"type": "response.output_audio.delta", "item_id": queued, "delta": late[0]})
+        await stream.dtmf("2")  # a new response plays again
+        await until(lambda: tone_frames(stream, 0x43), what="the next reply")
+        assert tone_frames(stream, 0x77) == [], "audio of an interrupted item reached the caller"
+        assert ai.errors == []
+        await stream.stop()
+
+    asyncio.run(scenario())
+    saved = saved_call(call.sid)
+    agent = [t for t in saved.transcript if t["speaker"] == "agent"]
+    assert [t.get("interrupted") for t in agent[:2]] == [True, True], agent
+    assert agent[1]["heard_ms"] == 0
+
+
+def test_a_reconnect_racing_a_hang_up_leaks_no_ai_session(
+    world: World, call_server: str, fake_ai: FakeRealtimeServer
+) -> None:
+    wait_until(lambda: stats(call_server)["bridges"] == 0, what="no live bridges")
+    baseline = stats(call_server)
+    call = PhoneCall(call_server, NUMBER_A)
+    call.ring()
+    before = fake_ai.connection_count()
+
+    async def scenario() -> None:
+        stream = await call.answer()
+        stream.start_audio()
+        first = await next_connection(fake_ai, before)
+        await until(lambda: tone_frames(stream, 0x41), what="the greeting")
+        fake_ai.handshake_delay = 1.0  # the reconnect takes a second...
+        first.drop()
+        await asyncio.sleep(0.3)
+        await stream.stop()  # ...and the caller hangs up meanwhile
+        second = await next_connection(fake_ai, before + 1)
+        await until(lambda: second.closed, timeout=1.5, what="the late AI session closed at once")
+
+    asyncio.run(scenario())
+    saved = saved_call(call.sid)
+    assert saved.end_reason == "caller_hung_up"
+    after = wait_until(
+        lambda: (s := stats(call_server))["bridges"] == 0 and s["greenlets"] <= baseline["greenlets"] and s,
+        what="greenlets back to the baseline",
+    )
+    assert after["sockets"] - after["db_pooled"] <= baseline["sockets"] - baseline["db_pooled"], (
+        baseline,
+        after,
+    )
+    assert after["db_checked_out"] == 0
+
+
+def test_what_twilio_sends_right_after_start_in_the_same_read_is_not_lost(
+    world: World, call_server: str, fake_ai: FakeRealtimeServer
+) -> None:
+    talking, hanging_up = PhoneCall(call_server, NUMBER_A), PhoneCall(call_server, NUMBER_A)
+    talking.ring()
+    hanging_up.ring()
+    before = fake_ai.connection_count()
+
+    async def scenario() -> None:
+        stream = await talking.answer(send_start=False)
+        frames = [bytes([0x20 + i]) * 160 for i in range(3)]
+        await stream.send_burst(
+            [stream.start_event(), *(stream.media_event(i, f) for i, f in enumerate(frames))]
+        )
+        ai = await next_connection(fake_ai, before)
+        await until(lambda: len(ai.appended) >= 3, what="the three frames at the AI")
+        assert ai.appended == frames
+        await stream.stop()
+        # A `stop` in the same read as `start` ends the call there and then.
+        quick = await hanging_up.answer(send_start=False)
+        stop = {"event": "stop", "streamSid": quick.stream_sid, "stop": {"callSid": hanging_up.sid}}
+        await quick.send_burst([quick.start_event(), stop])
+        assert await quick.wait_closed(5) == 1000
+
+    asyncio.run(scenario())
+    assert saved_call(talking.sid).end_reason == "caller_hung_up"
+    assert saved_call(hanging_up.sid).end_reason == "caller_hung_up"
+
+
+def test_a_websocket_that_never_starts_is_closed_after_the_start_timeout(
+    world: World, call_server: str, fake_ai: FakeRealtimeServer
+) -> None:
+    calls = [PhoneCall(call_server, NUMBER_A) for _ in range(2)]
+    for call in calls:
+        call.ring()
+    before = fake_ai.connection_count()
+
+    async def scenario() -> list[float]:
+        silent = await calls[0].answer(send_start=False)  # `connected`, then nothing
+        chatty = await calls[1].answer(send_start=False)  # media frames, but never `start`
+        chatty.start_audio()
+        opened = time.monotonic()
+        codes = await asyncio.gather(silent.wait_closed(8), chatty.wait_closed(8))
+        assert codes == [1008, 1008]
+        return [time.monotonic() - opened]
+
+    [took] = asyncio.run(scenario())
+    assert took < START_TIMEOUT_S + 2
+    assert fake_ai.connection_count() == before
+
+
+def test_the_call_log_keeps_the_failed_outcome_filterable(world: World) -> None:
+    response = world.as_("business_a").get("/api/calls?ai_outcome=failed")
+    assert response.status_code == 200 and response.json["items"] == []

@@ -9,11 +9,13 @@ from flask import Flask
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from server.app import create_app
 from server.calls import service, tokens
 from server.calls.models import Call
 from server.db import db_session, utcnow
 from server.leads.models import Lead
-from tests.conftest import TEST_SECRET, World, error_of
+from tests.conftest import TEST_SECRET, World, error_of, make_settings
+from tests.fakes.calls_twilio import parse_twiml
 
 
 def _call(sid_suffix: str, to: str = "+97235550101", caller: str = "+972501234567", **finish: Any) -> Call:
@@ -182,3 +184,28 @@ def test_without_a_twilio_auth_token_the_webhook_answers_503(world: World) -> No
 def test_the_media_route_answers_plain_http_with_a_json_error(world: World) -> None:
     response = world.app.test_client().get("/ws/twilio/media")
     assert response.status_code in (400, 404) and response.json["error"]
+
+
+def test_behind_a_proxy_without_public_base_url_the_forwarded_headers_make_the_signed_url(
+    database_url: str, world: World
+) -> None:
+    proxied: Flask = create_app(
+        make_settings(database_url, proxy_fix_hops=1, twilio_auth_token="tw-token", public_base_url=""),
+        TESTING=True,
+    )
+    form = {
+        "CallSid": "CA" + "5" * 32,
+        "From": "+972501234567",
+        "To": "+97235550101",
+        "CallStatus": "ringing",
+    }
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "calls.example.test"}
+    answered = _signed(proxied, "/webhook/twilio/voice", form, **forwarded)
+    assert answered.status_code == 200, answered.get_data(as_text=True)
+    twiml = parse_twiml(answered.get_data(as_text=True))
+    assert twiml is not None and twiml.url == "wss://calls.example.test/ws/twilio/media"
+    # The same signature, without the headers: the app sees http://localhost/…, which Twilio did not sign.
+    assert error_of(_signed(proxied, "/webhook/twilio/voice", form)) == (403, "bad_signature")
+    # One hop is trusted, not two: a forged inner value does not move the URL.
+    spoofed = {**forwarded, "X-Forwarded-Host": "evil.example, calls.example.test"}
+    assert _signed(proxied, "/webhook/twilio/voice", form, **spoofed).status_code == 200
