@@ -102,7 +102,7 @@ def test_a_full_call_greets_bridges_audio_saves_the_lead_and_the_call(
         output = json.loads(outputs[0]["output"])
         assert output["ok"] is True and isinstance(output["lead_id"], int)
         result["lead_id"] = output["lead_id"]
-        # The lead exists during the call already.
+        # The lead exists during the call already, with everything the tool said.
         db_session.remove()
         lead = db_session.get(Lead, output["lead_id"])
         assert (
@@ -111,6 +111,7 @@ def test_a_full_call_greets_bridges_audio_saves_the_lead_and_the_call(
             and lead.phone == CALLER
             and lead.source == "call"
         )
+        assert "תור לתספורת" in lead.notes and "מחר בבוקר" in lead.notes, lead.notes
         # The AI goes on speaking once its tool response is over: one response.create, never refused.
         await until(lambda: ai.responses >= 3, what="the AI's answer after the tool output")
         thanks = bytes([0x40 + 3]) * 800
