@@ -18,6 +18,7 @@ from server.auth.context import TenantId
 from server.business.models import Business, BusinessNumber, NumberKind
 from server.business.service import calls_prompt_for
 from server.calls import tokens
+from server.calls.dbthread import call_database_thread, database_blocks
 from server.calls.models import FINAL_STATUSES, AiOutcome, Call, CallStatus
 from server.calls.schemas import CallQuery
 from server.db import UTCDateTime, db_session, utcnow
@@ -35,13 +36,19 @@ CAPTURED_FIELDS = ("name", "phone", "reason", "preferred_callback_time", "summar
 
 
 def off_loop(fn: Callable[..., T], *args: Any) -> T:
-    """Run a call's database work with a session of its own, in the calling greenlet (never the relay
-    loop's: the bridge calls this from the stream's start, a tool-call greenlet or a Huey job).
+    """Run a call's database work with a session of its own, off the audio path.
 
-    PostgreSQL's driver waits cooperatively under gevent. SQLite's calls hold the hub for their few
-    milliseconds; gevent's thread pool is no way out: gevent-patched locks shared with native
-    threads (huey's SQLite storage lock, SQLAlchemy's) deadlocked under load.
+    PostgreSQL: in the calling greenlet (a webhook, the stream's start, a tool-call greenlet, a
+    Huey job), never the relay loop's: psycopg waits cooperatively under gevent. SQLite under
+    gevent: on the call-database thread (server/calls/dbthread.py), since its calls block in C.
     """
+    thread = call_database_thread()
+    if thread is not None and database_blocks():
+        return thread.run(fn, *args)
+    return _in_own_session(fn, *args)
+
+
+def _in_own_session(fn: Callable[..., T], *args: Any) -> T:
     try:
         return fn(*args)
     except Exception:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import sqlite3
 import time
 from typing import Any
+
+import pytest
 
 from tests.calls.conftest import (
     NUMBER_A,
@@ -288,6 +292,45 @@ def test_a_websocket_that_never_starts_is_closed_after_the_start_timeout(
     [took] = asyncio.run(scenario())
     assert took < START_TIMEOUT_S + 2
     assert fake_ai.connection_count() == before
+
+
+def test_a_call_waiting_for_the_database_never_stalls_another_calls_audio(
+    world: World, call_server: str, fake_ai: FakeRealtimeServer, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite:///"):
+        pytest.skip("SQLite's write lock blocks in C; PostgreSQL's driver waits cooperatively")
+    live = PhoneCall(call_server, NUMBER_A, from_number="+972501110001")
+    starting = PhoneCall(call_server, NUMBER_A, from_number="+972501110002")
+    live.ring()
+    starting.ring()
+    before = fake_ai.connection_count()
+
+    async def scenario() -> list[float]:
+        stream = await live.answer()
+        stream.audio_source = caller_frame(0x12)
+        stream.start_audio()
+        ai = await next_connection(fake_ai, before)
+        await until(lambda: len(ai.appended) >= 10, what="the live call's audio")
+        lock = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=5, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")  # another writer holds the database for a second
+        try:
+            window_start = time.monotonic()
+            other = await starting.answer()  # its start has to write: it waits for the lock
+            await asyncio.sleep(1.0)
+        finally:
+            lock.execute("COMMIT")
+            lock.close()
+        window_end = time.monotonic()
+        await next_connection(fake_ai, before + 1)  # the waiting call got going afterwards
+        arrivals = [t for t in ai.appended_at if window_start <= t <= window_end]
+        await asyncio.gather(stream.stop(), other.stop())
+        return [b - a for a, b in itertools.pairwise(arrivals)]
+
+    gaps = asyncio.run(scenario())
+    assert len(gaps) > 30, f"only {len(gaps) + 1} of the live call's frames reached the AI in 1 s"
+    assert max(gaps) < 0.3, f"the live call's audio stalled {max(gaps):.2f} s"
+    saved_call(live.sid)
+    saved_call(starting.sid)
 
 
 def test_the_call_log_keeps_the_failed_outcome_filterable(world: World) -> None:
