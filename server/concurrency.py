@@ -8,7 +8,8 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def _patched() -> bool:
+def under_gevent() -> bool:
+    """True in gunicorn's gevent worker (the socket module is monkey-patched)."""
     try:
         from gevent import monkey
     except ImportError:  # pragma: no cover - gevent is a runtime dependency
@@ -19,10 +20,11 @@ def _patched() -> bool:
 def run_blocking(fn: Callable[..., T], *args: object) -> T:
     """Under the gevent worker, run fn in gevent's native thread pool; else call it directly.
 
-    argon2 hashing takes ~50 ms of CPU in C with the GIL released: on the hub it would freeze
-    every WebSocket relay in the worker for that long.
+    For C calls that release the GIL but would hold the hub: argon2 hashing (~50 ms of CPU), a
+    SQLite statement waiting for the write lock. On the hub they freeze every WebSocket relay in
+    the worker for that long.
     """
-    if _patched():
+    if under_gevent():
         import gevent
 
         return gevent.get_hub().threadpool.apply(fn, args)  # type: ignore[no-any-return]

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     openai_realtime_transcription_model: str = "gpt-4o-mini-transcribe"
     calls_ws_transport: str = Field(default="fast", pattern="^(fast|flask_sock)$")
     calls_stream_token_ttl_seconds: int = Field(default=120, ge=5, le=3600)
+    # A media WebSocket that has not sent a valid `start` by then is closed (1008).
+    calls_start_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # Exposes GET /internal/calls/stats (live bridges, greenlets, fds, DB connections) for the tests.
     calls_debug_stats: bool = False
 

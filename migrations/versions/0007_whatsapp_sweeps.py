@@ -1,14 +1,14 @@
 """whatsapp: indexes for the minute sweeps (stranded armed conversations, stranded queued messages) and
 for finding a conversation by Meta's business-scoped user id (every Meta message carries one)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

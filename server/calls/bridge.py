@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 MARK_EVERY_MS = 100  # one Twilio mark per ~100 ms of AI audio: enough for barge-in arithmetic
 START_TIMEOUT_S = 10.0
 POLICY_VIOLATION = 1008
+# What a malformed frame or event raises while it is read; anything else is a bug of ours.
+MALFORMED = (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError)
+_MAX_MALFORMED_LOGS = 5
 
 SAVE_LEAD_TOOL: dict[str, Any] = {
     "type": "function",
@@ -72,11 +75,14 @@ SAVE_LEAD_TOOL: dict[str, Any] = {
     },
 }
 
-# Hebrew instructions that wrap the business's own prompt.
+# Instructions (in English, which the model follows best) that wrap the business's own prompt: Hebrew
+# by default, and the business's prompt wins where it says otherwise.
 BASE_INSTRUCTIONS = (
     "You are the phone receptionist of this business. Speak Hebrew unless the caller speaks another "
     "language. Keep answers short: this is a phone call. Use the save_lead tool to record the caller's "
-    "details as soon as you learn them.\n\nThe business's instructions:\n"
+    "details as soon as you learn them. Where the business's instructions below differ from these "
+    "(another language, another tone), follow the business's instructions.\n\n"
+    "The business's instructions:\n"
 )
 
 
@@ -130,11 +136,13 @@ class CallBridge:
         store: CallStore,
         *,
         clock: Callable[[], float] = time.monotonic,
+        start_timeout: float = START_TIMEOUT_S,
     ):
         self.twilio = twilio
         self.provider = provider
         self.store = store
         self.clock = clock
+        self.start_timeout = start_timeout
         self.setup: StreamSetup | None = None
         self.stream_sid = ""
         self.ai: RealtimeSession | None = None
@@ -155,62 +163,87 @@ class CallBridge:
         self.unmarked_ms = 0
         self.last_ack: _Ack | None = None
         self.heard: dict[str, int] = {}  # item -> ms the caller heard before barging in
+        self.interrupted: dict[str, None] = {}  # items cut by a barge-in (insertion-ordered set)
         self.agent_turns: dict[str, dict[str, Any]] = {}
+        self.malformed = 0  # frames or events skipped because they were malformed
 
     # ---------------------------------------------------------------- the call
 
     def run(self) -> None:
+        """The whole call; never raises (the socket was upgraded: nothing may answer it in HTTP)."""
         ACTIVE.add(self)
         try:
-            if not self._start():
-                return
-            self.started_at = self.clock()
-            if self._open_ai(history=False):
-                self.ai_reader = gevent.spawn(self._ai_loop)
-                with contextlib.suppress(WebSocketError):  # the caller's side broke: same as a hang-up
-                    self._twilio_loop()
-            else:
-                self.ai_outcome, self.end_reason = AiOutcome.unreachable, "ai_unreachable"
-                # Closing the stream makes Twilio go on with the TwiML after <Connect>: the Hebrew
-                # apology and hang-up.
-                self.twilio.close()
+            self._call()
+        except Exception:
+            log.exception("call bridge failed on call %s", self.setup and self.setup.call_sid)
+            self._fail()
         finally:
-            self._end()
+            try:
+                self._end()
+            except Exception:
+                log.exception("could not end call %s cleanly", self.setup and self.setup.call_sid)
             ACTIVE.discard(self)
 
-    def _start(self) -> bool:
-        """Read `connected` and `start`; refuse the stream unless its call token is valid."""
-        deadline = self.clock() + START_TIMEOUT_S
+    def _call(self) -> None:
+        early = self._start()
+        if early is None:
+            return
+        self.started_at = self.clock()
+        if self._open_ai(history=False):
+            self.ai_reader = gevent.spawn(self._ai_loop)
+            with contextlib.suppress(WebSocketError):  # the caller's side broke: same as a hang-up
+                if not self._on_twilio(early):
+                    self._twilio_loop()
+        else:
+            self.ai_outcome, self.end_reason = AiOutcome.unreachable, "ai_unreachable"
+            # Closing the stream makes Twilio go on with the TwiML after <Connect>: the Hebrew
+            # apology and hang-up.
+            self.twilio.close()
+
+    def _fail(self) -> None:
+        """A bug of ours: the caller hears the fallback (what follows <Connect>); the call is still saved."""
+        self.ai_outcome, self.end_reason = AiOutcome.failed, "bridge_error"
+        self.twilio.close()
+
+    def _start(self) -> list[bytes] | None:
+        """Read `connected` and `start`; refuse the stream unless its call token is valid.
+
+        Returns what arrived after `start` in the same read (media, even `stop`), or None if refused.
+        """
+        deadline = self.clock() + self.start_timeout
         while True:
+            remaining = deadline - self.clock()
             try:
-                batch = self.twilio.recv_batch(timeout=max(0.1, deadline - self.clock()))
+                if remaining <= 0:
+                    raise TimeoutError
+                batch = self.twilio.recv_batch(timeout=remaining)
             except TimeoutError:
                 self.twilio.close(POLICY_VIOLATION, "no start message")
-                return False
+                return None
             if not batch:
-                return False
-            for raw in batch:
+                return None
+            for index, raw in enumerate(batch):
                 try:
                     event = orjson.loads(raw)
-                except orjson.JSONDecodeError:
+                    if event.get("event") != "start":
+                        continue
+                    start = event.get("start") or {}
+                    params = start.get("customParameters") or {}
+                    business_param = str(params.get("business_id") or "")
+                    token = str(params.get("token") or "")
+                    call_sid = str(start.get("callSid") or "")
+                    stream_sid = str(event.get("streamSid") or start.get("streamSid") or "")
+                except MALFORMED as exc:
+                    self._skip("twilio", raw, exc)
                     continue
-                if event.get("event") != "start":
-                    continue
-                start = event.get("start") or {}
-                params = start.get("customParameters") or {}
-                self.stream_sid = str(event.get("streamSid") or start.get("streamSid") or "")
+                self.stream_sid = stream_sid
                 try:
-                    self.setup = self.store.begin(
-                        str(params.get("business_id") or ""),
-                        str(params.get("token") or ""),
-                        str(start.get("callSid") or ""),
-                        self.stream_sid,
-                    )
+                    self.setup = self.store.begin(business_param, token, call_sid, stream_sid)
                 except StreamRefused as refusal:
                     log.warning("media stream refused: %s", refusal)
                     self.twilio.close(POLICY_VIOLATION, str(refusal))
-                    return False
-                return True
+                    return None
+                return batch[index + 1 :]
 
     def _config(self, history: bool) -> SessionConfig:
         assert self.setup is not None
@@ -230,45 +263,79 @@ class CallBridge:
 
     def _open_ai(self, history: bool) -> bool:
         try:
-            self.ai = self.provider.connect(self._config(history))
-            return True
+            session = self.provider.connect(self._config(history))
         except RealtimeUnavailable as exc:
             log.warning("speech AI unavailable for call %s: %s", self.setup and self.setup.call_sid, exc)
             self.ai = None
             return False
+        if self.ending:  # the caller hung up while we connected: nobody will ever close this one
+            session.close()
+            self.ai = None
+            return False
+        self.ai = session
+        return True
 
     def _twilio_loop(self) -> None:
         twilio = self.twilio
-        loads = orjson.loads
         while True:
             batch = twilio.recv_batch()
-            if not batch:
+            if not batch or self._on_twilio(batch):
                 return
-            audio: list[str] = []
-            stop = False
-            for raw in batch:
-                try:
-                    event = loads(raw)
-                    kind = event["event"]
-                except (orjson.JSONDecodeError, KeyError, TypeError):
-                    continue
+
+    def _on_twilio(self, batch: list[bytes]) -> bool:
+        """One read's worth of Twilio messages; True once the caller hung up (`stop`)."""
+        loads = orjson.loads
+        audio: list[str] = []
+        stop = False
+        for raw in batch:
+            try:
+                event = loads(raw)
+                kind = event["event"]
                 if kind == "media":
                     media = event["media"]
-                    if media.get("track", "inbound") != "outbound":
-                        self.now_ts = int(media.get("timestamp") or self.now_ts)
-                        audio.append(media["payload"])
-                elif kind == "mark":
-                    self._on_mark((event.get("mark") or {}).get("name", ""))
+                    if media.get("track", "inbound") == "outbound":
+                        continue
+                    payload = media["payload"]
+                    if not isinstance(payload, str):
+                        raise TypeError("media payload is not base64 text")
+                    timestamp = media.get("timestamp")
+                    if timestamp:
+                        self.now_ts = int(timestamp)
+                    audio.append(payload)
+                    continue
+                if kind == "mark":
+                    value = str(event["mark"]["name"])
                 elif kind == "dtmf":
-                    self._send_audio(audio)
-                    audio = []
-                    self._on_dtmf(str((event.get("dtmf") or {}).get("digit", "")))
+                    value = str(event["dtmf"]["digit"])
                 elif kind == "stop":
                     stop = True
-            self._send_audio(audio)
-            if stop:
-                self.end_reason = "caller_hung_up"
-                return
+                    continue
+                else:
+                    continue
+            except MALFORMED as exc:
+                self._skip("twilio", raw, exc)
+                continue
+            if kind == "mark":
+                self._on_mark(value)
+            else:
+                self._send_audio(audio)
+                audio = []
+                self._on_dtmf(value)
+        self._send_audio(audio)
+        if stop:
+            self.end_reason = "caller_hung_up"
+        return stop
+
+    def _skip(self, side: str, raw: bytes, exc: Exception) -> None:
+        self.malformed += 1
+        if self.malformed <= _MAX_MALFORMED_LOGS:
+            log.warning(
+                "malformed %s message skipped on call %s (%r): %.200r",
+                side,
+                self.setup and self.setup.call_sid,
+                exc,
+                raw,
+            )
 
     def _send_audio(self, audio: list[str]) -> None:
         ai = self.ai
@@ -288,6 +355,14 @@ class CallBridge:
     # ---------------------------------------------------------------- the AI side
 
     def _ai_loop(self) -> None:
+        try:
+            self._relay_ai()
+        except Exception:
+            log.exception("call bridge failed relaying the AI on call %s", self.setup and self.setup.call_sid)
+            if not self.ending:
+                self._fail()
+
+    def _relay_ai(self) -> None:
         while True:
             ai = self.ai
             if ai is None:
@@ -297,7 +372,8 @@ class CallBridge:
                     self._on_ai(batch)
             if self.ending:
                 return
-            # The AI socket dropped under a live call: one reconnect with the conversation so far.
+            # The AI socket dropped (or went silent) under a live call: one reconnect with the
+            # conversation so far.
             log.warning("speech AI dropped during call %s", self.setup and self.setup.call_sid)
             self._forget_playback()
             if self.reconnects == 0:
@@ -306,6 +382,8 @@ class CallBridge:
                 if self._open_ai(history=True):
                     self.ai_outcome = AiOutcome.reconnected
                     continue
+                if self.ending:
+                    return
             self.ai = None
             self.ai_outcome, self.end_reason = AiOutcome.dropped, "ai_dropped"
             self.twilio.close()  # Twilio plays the fallback <Say> that follows <Connect>
@@ -346,6 +424,8 @@ class CallBridge:
 
     def _play(self, delta: AudioDelta, out: list[bytes]) -> None:
         item_id = delta.item_id
+        if item_id in self.interrupted:
+            return  # the caller barged in on this item: what is still arriving of it is never heard
         item = self.items.get(item_id)
         if item is None:
             item = self.items[item_id] = _Item(first_sent_ts=self.now_ts)
@@ -420,12 +500,21 @@ class CallBridge:
             self.twilio.send(orjson.dumps({"event": "clear", "streamSid": self.stream_sid}))
         except WebSocketError:
             return
-        self.heard[item_id] = audio_end_ms
-        if item_id in self.agent_turns:
-            self.agent_turns[item_id].update(interrupted=True, heard_ms=audio_end_ms)
+        # `clear` also dropped every item queued at Twilio behind the one being heard: none of it
+        # was heard, so the AI's conversation must not keep it either.
+        ids = list(self.items)
+        cut = {item_id: audio_end_ms, **dict.fromkeys(ids[ids.index(item_id) + 1 :], 0)}
+        for cut_id, heard_ms in cut.items():
+            self.heard[cut_id] = heard_ms
+            self.interrupted[cut_id] = None
+            if cut_id in self.agent_turns:
+                self.agent_turns[cut_id].update(interrupted=True, heard_ms=heard_ms)
+        while len(self.interrupted) > 16:
+            self.interrupted.pop(next(iter(self.interrupted)))
         if self.ai is not None:
             with contextlib.suppress(WebSocketError):
-                self.ai.truncate(item_id, audio_end_ms)
+                for cut_id, heard_ms in cut.items():
+                    self.ai.truncate(cut_id, heard_ms)
         self._forget_playback()
 
     def _forget_playback(self) -> None:
@@ -480,6 +569,9 @@ class CallBridge:
         if self.ai_reader is not None:
             self.ai_reader.join(timeout=2)
             self.ai_reader.kill(block=True, timeout=1)
+        if self.ai is not None:  # opened by the reader after we took ours
+            self.ai.close()
+            self.ai = None
         self.tasks.join(timeout=10)
         self.tasks.kill(block=True, timeout=1)
         self.twilio.close()

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from huey import SqliteHuey
+
 from server.calls import service
-from server.jobs import job
+from server.calls.dbthread import call_database_thread
+from server.jobs import huey, job
 
 
 @job(retries=5, retry_delay=2)
 def save_call(record: dict[str, Any]) -> None:
     service.off_loop(service.finish_call, record)
+
+
+def hand_over(record: dict[str, Any]) -> None:
+    """Queue the finished call to be saved; a SQLite queue's write (and fsync) leaves the hub too."""
+    thread = call_database_thread()
+    if thread is None or not isinstance(huey, SqliteHuey) or huey.immediate:
+        save_call(record)
+        return
+    task = save_call.s(record)
+    thread.enqueue(huey.name, huey.storage.filename, huey.serialize_task(task), task.priority)

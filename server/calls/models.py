@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -36,6 +36,7 @@ class AiOutcome(StrEnum):
     reconnected = "reconnected"  # the AI socket dropped once and the one reconnect worked
     unreachable = "unreachable"  # the AI could not be reached at call start: fallback message
     dropped = "dropped"  # the AI socket dropped and the reconnect failed: fallback message
+    failed = "failed"  # an unexpected error in the bridge: fallback message, the call still saved
 
 
 class Call(Base):
@@ -70,5 +71,7 @@ class Call(Base):
     # Twilio status callbacks as they came: [{"status": "...", "at": "...", "duration": 12}].
     status_events: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
+    # The block this call wrote into its lead's notes: each later save of the call replaces it.
+    lead_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,7 +17,9 @@ class CallQuery(Strict):
     lead_id: int | None = None
     # The caller's number, any format (normalised to E.164 before matching).
     from_number: str | None = Field(default=None, max_length=40)
-    ai_outcome: list[Literal["pending", "ok", "reconnected", "unreachable", "dropped"]] | None = None
+    ai_outcome: list[Literal["pending", "ok", "reconnected", "unreachable", "dropped", "failed"]] | None = (
+        None
+    )
     started_from: AwareDatetime | None = None  # ISO 8601 with a zone: 2026-01-01T00:00:00+02:00
     started_to: AwareDatetime | None = None
     cursor: str | None = Field(default=None, max_length=200)

@@ -18,6 +18,7 @@ from server.auth.context import TenantId
 from server.business.models import Business, BusinessNumber, NumberKind
 from server.business.service import calls_prompt_for
 from server.calls import tokens
+from server.calls.dbthread import call_database_thread, database_blocks
 from server.calls.models import FINAL_STATUSES, AiOutcome, Call, CallStatus
 from server.calls.schemas import CallQuery
 from server.db import UTCDateTime, db_session, utcnow
@@ -35,13 +36,19 @@ CAPTURED_FIELDS = ("name", "phone", "reason", "preferred_callback_time", "summar
 
 
 def off_loop(fn: Callable[..., T], *args: Any) -> T:
-    """Run a call's database work with a session of its own, in the calling greenlet (never the relay
-    loop's: the bridge calls this from the stream's start, a tool-call greenlet or a Huey job).
+    """Run a call's database work with a session of its own, off the audio path.
 
-    PostgreSQL's driver waits cooperatively under gevent. SQLite's calls hold the hub for their few
-    milliseconds; gevent's thread pool is no way out: gevent-patched locks shared with native
-    threads (huey's SQLite storage lock, SQLAlchemy's) deadlocked under load.
+    PostgreSQL: in the calling greenlet (a webhook, the stream's start, a tool-call greenlet, a
+    Huey job), never the relay loop's: psycopg waits cooperatively under gevent. SQLite under
+    gevent: on the call-database thread (server/calls/dbthread.py), since its calls block in C.
     """
+    thread = call_database_thread()
+    if thread is not None and database_blocks():
+        return thread.run(fn, *args)
+    return _in_own_session(fn, *args)
+
+
+def _in_own_session(fn: Callable[..., T], *args: Any) -> T:
     try:
         return fn(*args)
     except Exception:
@@ -195,14 +202,25 @@ def _lead_phone(call: Call) -> str | None:
     return None
 
 
-def _link_lead(call: Call, name: str | None, summary: str | None) -> Lead | None:
+def _link_lead(call: Call, final: bool) -> Lead | None:
+    """The caller's lead gets what the AI captured: its name, and this call's block in the notes
+    (one block per call, replaced by each later save, never appended twice)."""
     phone = _lead_phone(call)
     if phone is None:
         return None
     tenant = TenantId(call.business_id)
+    note = _summary(call, final)
     lead, _created = upsert_from_channel(
-        tenant, phone, LeadSource.call, full_name=name, summary=summary, inbound_at=call.started_at
+        tenant,
+        phone,
+        LeadSource.call,
+        full_name=call.captured.get("name"),
+        summary=note,
+        inbound_at=call.started_at,
+        replace_name=True,
+        replaces=call.lead_note,
     )
+    call.lead_note = note
     if call.lead_id != lead.id:
         call.lead_id = lead.id
         record_event(lead, LeadEventKind.call_linked, data={"call_id": call.id, "call_sid": call.call_sid})
@@ -210,19 +228,18 @@ def _link_lead(call: Call, name: str | None, summary: str | None) -> Lead | None
 
 
 def save_lead_from_tool(setup: StreamSetup, arguments: Mapping[str, Any]) -> int | None:
-    """The AI's save_lead tool, during the call: the lead exists (and has the name) at once."""
+    """The AI's save_lead tool, during the call: the lead has what the tool said at once."""
     call = db_session.get(Call, setup.call_id)
     if call is None:
         return None
-    captured = _clean_captured(arguments)
-    call.captured = {**call.captured, **captured}
+    call.captured = {**call.captured, **_clean_captured(arguments)}
     call.updated_at = utcnow()
-    lead = _link_lead(call, captured.get("name"), None)
+    lead = _link_lead(call, final=False)
     db_session.commit()
     return lead.id if lead else None
 
 
-def _summary(call: Call) -> str:
+def _summary(call: Call, final: bool) -> str:
     local = call.started_at.astimezone(ZoneInfo("Asia/Jerusalem")).strftime("%d/%m/%Y %H:%M")
     lines = [f"שיחה נכנסת {local}"]
     labels = {
@@ -234,7 +251,7 @@ def _summary(call: Call) -> str:
     for key, label in labels.items():
         if call.captured.get(key):
             lines.append(f"{label}: {call.captured[key]}")
-    if len(lines) == 1:
+    if len(lines) == 1 and final:
         said = " ".join(t["text"] for t in call.transcript if t.get("speaker") == "caller" and t.get("text"))
         lines.append(f"המתקשר אמר: {said[:400]}" if said else "לא נקלט תמלול מהשיחה")
     return "\n".join(lines)
@@ -263,7 +280,7 @@ def finish_call(record: Mapping[str, Any]) -> int | None:
     if call.status not in FINAL_STATUSES:
         call.status = CallStatus.completed.value
     call.updated_at = now
-    lead = _link_lead(call, call.captured.get("name"), _summary(call)) if call.stream_started_at else None
+    lead = _link_lead(call, final=True) if call.stream_started_at else None
     db_session.commit()
     return lead.id if lead else None
 

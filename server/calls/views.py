@@ -77,7 +77,7 @@ def _twiml(response: VoiceResponse) -> Response:
 def voice_webhook() -> Response:
     _check_twilio_signature()
     form = request.form.to_dict(flat=True)
-    answer = service.register_incoming(form)
+    answer = service.off_loop(service.register_incoming, form)
     response = VoiceResponse()
     if answer.business_id is None:
         log.info("incoming call %s refused: %s", form.get("CallSid"), answer.refusal)
@@ -105,7 +105,7 @@ def voice_webhook() -> Response:
 @bp.post("/webhook/twilio/voice/status")
 def voice_status_webhook() -> Response:
     _check_twilio_signature()
-    service.record_status(request.form.to_dict(flat=True))
+    service.off_loop(service.record_status, request.form.to_dict(flat=True))
     return Response(status=204)
 
 
@@ -113,7 +113,7 @@ def voice_status_webhook() -> Response:
 
 
 class _Store:
-    """The bridge's database side: each step off the hub, the final save as a Huey job."""
+    """The bridge's database side: each step off the audio path, the final save as a Huey job."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -133,7 +133,7 @@ class _Store:
         return service.off_loop(service.save_lead_from_tool, setup, arguments)
 
     def finish(self, record: dict[str, Any]) -> None:
-        jobs.save_call(record)
+        jobs.hand_over(record)
 
 
 @bp.route("/ws/twilio/media", websocket=True)
@@ -148,7 +148,12 @@ def media_stream() -> Response:
         return error_response(400, "bad_request", "not_a_websocket", str(exc))
     except WebSocketError:
         return SocketTakenOver()
-    CallBridge(twilio, openai_from_settings(settings), _Store(settings)).run()
+    CallBridge(
+        twilio,
+        openai_from_settings(settings),
+        _Store(settings),
+        start_timeout=settings.calls_start_timeout_seconds,
+    ).run()
     return SocketTakenOver()
 
 

@@ -29,6 +29,11 @@ class LeadSource(StrEnum):
     api = "api"
 
 
+class NameSource(StrEnum):
+    human = "human"
+    agent = "agent"
+
+
 class StatusKind(StrEnum):
     open = "open"
     won = "won"
@@ -81,6 +86,11 @@ class Lead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
     full_name: Mapped[str] = mapped_column(String(200), default="")
+    # Who wrote the name: "human" (a user, an import) is kept; "agent" (the phone or WhatsApp agent)
+    # is replaced by a name the AI learns later.
+    name_source: Mapped[str] = mapped_column(
+        String(8), default=NameSource.human.value, server_default="human"
+    )
     phone: Mapped[str | None] = mapped_column(String(20))
     phone_valid: Mapped[bool] = mapped_column(Boolean, default=True)
     email: Mapped[str | None] = mapped_column(String(254))

@@ -30,6 +30,7 @@ from server.leads.models import (
     LeadSource,
     LeadStatus,
     LeadTag,
+    NameSource,
 )
 from server.leads.schemas import LeadCreateIn, LeadPatchIn, LeadQuery, StatusIn
 from server.phones import InvalidPhone, parse_phone
@@ -518,24 +519,34 @@ def upsert_from_channel(
     email: str | None = None,
     summary: str | None = None,
     inbound_at: datetime | None = None,
+    replace_name: bool = False,
+    replaces: str | None = None,
 ) -> tuple[Lead, bool]:
     """Create or update the lead of a caller/sender by phone; never a duplicate. Does not commit.
 
-    Returns (lead, created). Names and emails only fill blanks or replace what the AI learnt
-    before; a human-edited name is kept.
+    Returns (lead, created). A name fills a blank one; with `replace_name` (a name the AI learnt
+    from the customer) it also replaces a name an agent wrote before, never one a human wrote.
+    Emails only fill blanks. `summary` is appended to the notes, or replaces `replaces` (the block
+    this conversation wrote before) where the notes still hold it.
     """
     phone = parse_phone(phone_raw)
+    name = (full_name or "").strip()[:200]
     for _attempt in range(2):
         lead = find_by_phone(tenant, phone.e164)
         if lead is not None:
             if lead.deleted_at is not None:
                 restore_lead(lead, source.value)
-            if full_name and not lead.full_name:
-                lead.full_name = full_name.strip()[:200]
+            replaceable = not lead.full_name or (replace_name and lead.name_source == NameSource.agent.value)
+            if name and name != lead.full_name and replaceable:
+                lead.full_name, lead.name_source = name, NameSource.agent.value
             if email and not lead.email:
                 lead.email = email.strip().lower()[:254]
             if summary:
-                lead.notes = (lead.notes + "\n" + summary).strip()[:10_000]
+                if replaces and replaces in lead.notes:
+                    before, _old, after = lead.notes.rpartition(replaces)
+                    lead.notes = (before + summary + after)[:10_000]
+                elif summary not in lead.notes:
+                    lead.notes = (lead.notes + "\n" + summary).strip()[:10_000]
             if inbound_at is not None and (lead.last_inbound_at is None or inbound_at > lead.last_inbound_at):
                 lead.last_inbound_at = inbound_at
             lead.updated_at = utcnow()
@@ -544,7 +555,8 @@ def upsert_from_channel(
         now = utcnow()
         lead = Lead(
             business_id=tenant,
-            full_name=(full_name or "").strip()[:200],
+            full_name=name,
+            name_source=NameSource.agent.value,
             phone=phone.e164,
             phone_valid=phone.valid,
             email=email.strip().lower()[:254] if email else None,

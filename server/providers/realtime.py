@@ -8,15 +8,20 @@ below, so another provider (or OpenAI's SIP mode) can be added without touching 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 
-from server.providers.websocket import WebSocketError, WsConnection, connect
+from server.providers.websocket import Keepalive, WebSocketError, WsConnection, connect
 
 log = logging.getLogger(__name__)
+
+# A dead AI socket is noticed within idle + deadline (+ a tick) seconds, and handled like a drop.
+KEEPALIVE = Keepalive(idle=2.0, deadline=2.0)
+ACTIVE_RESPONSE = "conversation_already_has_active_response"
 
 
 class RealtimeUnavailable(Exception):
@@ -144,6 +149,7 @@ class OpenAIRealtime:
         protocol: str = "ga",
         connect_timeout: float = 5.0,
         connector: Callable[..., Any] = connect,
+        keepalive: Keepalive | None = KEEPALIVE,
     ):
         self.url = url
         self.api_key = api_key
@@ -153,6 +159,7 @@ class OpenAIRealtime:
         self.protocol = protocol
         self.connect_timeout = connect_timeout
         self.connector = connector
+        self.keepalive = keepalive
 
     def _endpoint(self) -> str:
         separator = "&" if "?" in self.url else "?"
@@ -163,16 +170,25 @@ class OpenAIRealtime:
         if self.protocol == "beta":
             headers["OpenAI-Beta"] = "realtime=v1"
         try:
-            ws = self.connector(self._endpoint(), headers, timeout=self.connect_timeout)
+            ws = self.connector(
+                self._endpoint(), headers, timeout=self.connect_timeout, keepalive=self.keepalive
+            )
         except WebSocketError as exc:
             raise RealtimeUnavailable(str(exc)) from exc
         session = OpenAIRealtimeSession(ws, self.protocol)
         try:
-            ws.send_many([orjson.dumps(m) for m in self._opening(config)])
+            session.open([orjson.dumps(m) for m in self._opening(config)], respond=self._speaks_first(config))
         except WebSocketError as exc:
             ws.close()
             raise RealtimeUnavailable(str(exc)) from exc
+        except BaseException:  # killed mid-open (the call ended): the socket must not outlive it
+            ws.close()
+            raise
         return session
+
+    @staticmethod
+    def _speaks_first(config: SessionConfig) -> bool:
+        return bool(config.history) or config.greet
 
     def _session(self, config: SessionConfig) -> dict[str, Any]:
         vad = {"type": "server_vad", "silence_duration_ms": 500}
@@ -221,10 +237,8 @@ class OpenAIRealtime:
             messages.append(
                 _user_text("(The line dropped for a moment. Continue the conversation naturally.)")
             )
-            messages.append({"type": "response.create"})
         elif config.greet:
             messages.append(_user_text("Greet the caller now."))
-            messages.append({"type": "response.create"})
         return messages
 
 
@@ -236,26 +250,41 @@ def _user_text(text: str) -> dict[str, Any]:
 
 
 _APPEND_HEAD = b'{"type":"input_audio_buffer.append","audio":"'
-_RESPONSE_CREATE = b'{"type":"response.create"}'
+_MAX_SKIPPED_LOGS = 5
 
 
 class OpenAIRealtimeSession:
+    """One conversation. OpenAI runs one response at a time and refuses a `response.create` while one
+    is in progress (`conversation_already_has_active_response`), so a response wanted then (after a
+    tool result, a DTMF key, or one the server's VAD started first) waits for that one's
+    `response.done`."""
+
     def __init__(self, ws: WsConnection, protocol: str):
         self.ws = ws
         self.names = _BETA_NAMES if protocol == "beta" else _GA_NAMES
         self.closed_by_us = False
+        self.responding = False  # between response.created and response.done
+        self.requested: str | None = None  # event_id of our response.create not answered yet
+        self.wanted = False  # a response.create waits for the current response to end
+        self._creates = 0
+        self._recent_creates: deque[str] = deque(maxlen=8)
+        self.skipped = 0  # malformed events dropped
+
+    @property
+    def closed(self) -> bool:
+        return bool(getattr(self.ws, "closed", False))
 
     # sending -------------------------------------------------------------
+
+    def open(self, opening: list[bytes], respond: bool) -> None:
+        self.ws.send_many(self._with_response(opening, respond))
 
     def append_audio(self, payloads: Sequence[str]) -> None:
         # base64 needs no JSON escaping: build the message without a serializer.
         self.ws.send_many([_APPEND_HEAD + p.encode() + b'"}' for p in payloads])
 
     def send_user_text(self, text: str, respond: bool = True) -> None:
-        messages = [orjson.dumps(_user_text(text))]
-        if respond:
-            messages.append(_RESPONSE_CREATE)
-        self.ws.send_many(messages)
+        self.ws.send_many(self._with_response([orjson.dumps(_user_text(text))], respond))
 
     def truncate(self, item_id: str, audio_end_ms: int) -> None:
         self.ws.send(
@@ -272,19 +301,36 @@ class OpenAIRealtimeSession:
     def send_tool_result(self, call_id: str, output: dict[str, Any]) -> None:
         item = {"type": "function_call_output", "call_id": call_id, "output": orjson.dumps(output).decode()}
         self.ws.send_many(
-            [orjson.dumps({"type": "conversation.item.create", "item": item}), _RESPONSE_CREATE]
+            self._with_response([orjson.dumps({"type": "conversation.item.create", "item": item})], True)
         )
+
+    def _with_response(self, messages: list[bytes], respond: bool) -> list[bytes]:
+        """`messages`, plus a response.create now if no response is in progress (else it waits)."""
+        if respond:
+            if self.responding or self.requested:
+                self.wanted = True
+            else:
+                messages.append(self._response_create())
+        return messages
+
+    def _response_create(self) -> bytes:
+        self._creates += 1
+        self.requested = event_id = f"evt_bridge_create_{self._creates}"
+        self._recent_creates.append(event_id)
+        return orjson.dumps({"type": "response.create", "event_id": event_id})
+
+    def _send_wanted(self) -> None:
+        if self.wanted and not self.responding and not self.requested:
+            self.wanted = False
+            self.ws.send(self._response_create())
 
     # receiving -----------------------------------------------------------
 
     def events(self) -> Iterator[list[RealtimeEvent]]:
-        """Batches of events until the socket closes (the bridge tells a drop from a close)."""
-        names = self.names
-        audio_delta, audio_done, transcript_done = (
-            names["audio_delta"],
-            names["audio_done"],
-            names["transcript_done"],
-        )
+        """Batches of events until the socket closes (the bridge tells a drop from a close).
+
+        A malformed event is logged and skipped: one bad event never ends the conversation.
+        """
         while True:
             batch = self.ws.recv_batch()
             if not batch:
@@ -292,35 +338,62 @@ class OpenAIRealtimeSession:
             out: list[RealtimeEvent] = []
             for raw in batch:
                 try:
-                    event = orjson.loads(raw)
-                    kind = event["type"]
-                except (orjson.JSONDecodeError, KeyError, TypeError):
-                    continue
-                if kind == audio_delta:
-                    out.append(AudioDelta(event.get("item_id", ""), event["delta"]))
-                elif kind == "input_audio_buffer.speech_started":
-                    out.append(SpeechStarted(int(event.get("audio_start_ms") or 0)))
-                elif kind == audio_done:
-                    out.append(AudioDone(event.get("item_id", "")))
-                elif kind == transcript_done:
-                    out.append(AgentTranscript(event.get("item_id", ""), event.get("transcript") or ""))
-                elif kind == "conversation.item.input_audio_transcription.completed":
-                    out.append(CallerTranscript(event.get("item_id", ""), event.get("transcript") or ""))
-                elif kind == "response.function_call_arguments.done":
-                    out.append(
-                        ToolCall(event.get("call_id", ""), event.get("name", ""), event.get("arguments", ""))
-                    )
-                elif kind == "response.done":
-                    response = event.get("response") or {}
-                    out.append(ResponseDone(response.get("status", ""), response.get("usage") or {}))
-                elif kind == "error":
-                    error = event.get("error") or {}
-                    log.warning("realtime error event: %s", error)
-                    out.append(
-                        ProviderError(str(error.get("code") or error.get("type")), str(error.get("message")))
-                    )
+                    self._parse(raw, out)
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                    self.skipped += 1
+                    if self.skipped <= _MAX_SKIPPED_LOGS:
+                        log.warning("malformed realtime event skipped (%r): %.200r", exc, raw)
             if out:
                 yield out
+
+    def _parse(self, raw: bytes, out: list[RealtimeEvent]) -> None:
+        event = orjson.loads(raw)
+        kind = event["type"]
+        names = self.names
+        if kind == names["audio_delta"]:
+            delta = event["delta"]
+            if not isinstance(delta, str):
+                raise TypeError("delta is not base64 text")
+            out.append(AudioDelta(str(event.get("item_id", "")), delta))
+        elif kind == "input_audio_buffer.speech_started":
+            out.append(SpeechStarted(int(event.get("audio_start_ms") or 0)))
+        elif kind == names["audio_done"]:
+            out.append(AudioDone(str(event.get("item_id", ""))))
+        elif kind == names["transcript_done"]:
+            out.append(AgentTranscript(str(event.get("item_id", "")), str(event.get("transcript") or "")))
+        elif kind == "conversation.item.input_audio_transcription.completed":
+            out.append(CallerTranscript(str(event.get("item_id", "")), str(event.get("transcript") or "")))
+        elif kind == "response.function_call_arguments.done":
+            out.append(
+                ToolCall(
+                    str(event.get("call_id", "")), str(event.get("name", "")), str(event.get("arguments", ""))
+                )
+            )
+        elif kind == "response.created":
+            self.responding, self.requested = True, None
+        elif kind == "response.done":
+            response = event.get("response") or {}
+            usage = response.get("usage") or {}
+            self.responding = False
+            out.append(
+                ResponseDone(str(response.get("status", "")), usage if isinstance(usage, dict) else {})
+            )
+            self._send_wanted()
+        elif kind == "error":
+            error = event.get("error") or {}
+            code = str(error.get("code") or error.get("type"))
+            refused = error.get("event_id")
+            if refused is not None and refused in self._recent_creates:
+                # Our response.create lost a race (with the server's VAD, say): ask again once the
+                # response in progress is done.
+                if refused == self.requested:
+                    self.requested = None
+                if code == ACTIVE_RESPONSE:
+                    self.wanted = True
+                    self.responding = True
+                    return
+            log.warning("realtime error event: %s", error)
+            out.append(ProviderError(code, str(error.get("message"))))
 
     def close(self) -> None:
         self.closed_by_us = True

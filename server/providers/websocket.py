@@ -4,17 +4,25 @@ No thread per socket, no compression, no message queue: a greenlet reads the soc
 complete message that arrived in one read, and sends go straight to the socket (one `sendall` for a
 batch). Used for the OpenAI Realtime client and, server side, for Twilio's media stream
 (server/calls/websocket.py does the server handshake on the raw socket gunicorn hands over).
+
+A silent network cut (no FIN, no RST) never ends a read: a client connection can carry a keepalive
+that pings a peer gone quiet and closes the socket when nothing answers, which ends the read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import socket
 import ssl
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import gevent
 from gevent.lock import Semaphore
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
@@ -26,21 +34,42 @@ MAX_MESSAGE = 4 * 1024 * 1024
 _READ_SIZE = 256 * 1024
 
 
+log = logging.getLogger(__name__)
+
+
 class WebSocketError(OSError):
     """The connection could not be opened, or the peer broke the protocol."""
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    """Ping a peer that has sent nothing for `idle` s; give up `deadline` s after an unanswered ping."""
+
+    idle: float = 2.0
+    deadline: float = 2.0
+    tick: float = 0.5
 
 
 class WsConnection:
     """One open WebSocket. `recv_batch()` from one greenlet; `send*()` from any greenlet."""
 
-    def __init__(self, sock: socket.socket, protocol: Protocol, pending: Iterable[Frame] = ()):
+    def __init__(
+        self,
+        sock: socket.socket,
+        protocol: Protocol,
+        pending: Iterable[Frame] = (),
+        keepalive: Keepalive | None = None,
+    ):
         self.sock = sock
         self.protocol = protocol
         self._send_lock = Semaphore()
         self._messages: deque[bytes] = deque()
         self._fragments: list[bytes] | None = None
         self.closed = False
+        self.peer_silent = False  # closed by the keepalive: the peer stopped answering
+        self._heard_at = time.monotonic()
         self._absorb(list(pending))
+        self._watchdog = gevent.spawn(self._keep_alive, keepalive) if keepalive else None
 
     # ------------------------------------------------------------ receiving
 
@@ -57,8 +86,9 @@ class WsConnection:
                 data = self.sock.recv(_READ_SIZE)
             except TimeoutError:
                 raise
-            except OSError:
+            except OSError:  # also the keepalive closing the socket under this read
                 data = b""
+            self._heard_at = time.monotonic()
             if not data:
                 self.protocol.receive_eof()
                 self._flush_quietly()
@@ -98,6 +128,39 @@ class WsConnection:
                 if frame.fin:
                     self._messages.append(b"".join(self._fragments))
                     self._fragments = None
+
+    # ------------------------------------------------------------ keepalive
+
+    def _keep_alive(self, keepalive: Keepalive) -> None:
+        """Any data from the peer (a pong included) proves it alive; silence after a ping does not."""
+        ping_sent_at: float | None = None
+        while not self.closed:
+            gevent.sleep(keepalive.tick)
+            now = time.monotonic()
+            if ping_sent_at is not None and self._heard_at >= ping_sent_at:
+                ping_sent_at = None  # answered
+            if ping_sent_at is None:
+                if now - self._heard_at >= keepalive.idle:
+                    ping_sent_at = now
+                    if not self._ping(keepalive.deadline):
+                        break
+            elif now - ping_sent_at >= keepalive.deadline:
+                break
+        if not self.closed:
+            log.warning("WebSocket peer silent for %.1f s, closing", time.monotonic() - self._heard_at)
+            self.peer_silent = True
+            self._shutdown()  # wakes the reader (and any send stuck on a full buffer) with an error
+
+    def _ping(self, within: float) -> bool:
+        if self._send_lock.locked():
+            return True  # a send is under way; the deadline still runs
+        if self.protocol.state is not State.OPEN:
+            return False
+        self.protocol.send_ping(b"ka")
+        with gevent.Timeout(within, False):
+            self._flush_quietly()
+            return not self.closed
+        return False  # the ping could not even be written
 
     # ------------------------------------------------------------ sending
 
@@ -145,7 +208,8 @@ class WsConnection:
         try:
             if self.protocol.state is State.OPEN:
                 self.protocol.send_close(code, reason)
-                self._flush()
+                with gevent.Timeout(1.0, False):  # a send stuck on a peer that stopped reading
+                    self._flush()
         except (OSError, WebSocketError):
             pass
         self._shutdown()
@@ -156,6 +220,9 @@ class WsConnection:
         self.closed = True
         with contextlib.suppress(OSError):
             self.sock.close()
+        watchdog = self._watchdog
+        if watchdog is not None and watchdog is not gevent.getcurrent():
+            watchdog.kill(block=False)
 
 
 def _nodelay(sock: socket.socket) -> None:
@@ -169,7 +236,15 @@ def server_connection(sock: socket.socket) -> WsConnection:
     return WsConnection(sock, Protocol(Side.SERVER, state=State.OPEN, max_size=MAX_MESSAGE))
 
 
-def connect(url: str, headers: Mapping[str, str], timeout: float = 5.0) -> WsConnection:
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One client TLS context for the process: building one loads the CA store (milliseconds of CPU)."""
+    return ssl.create_default_context()
+
+
+def connect(
+    url: str, headers: Mapping[str, str], timeout: float = 5.0, keepalive: Keepalive | None = None
+) -> WsConnection:
     """Open a client WebSocket (ws:// or wss://), without compression; raises WebSocketError."""
     uri = parse_uri(url)
     try:
@@ -180,7 +255,7 @@ def connect(url: str, headers: Mapping[str, str], timeout: float = 5.0) -> WsCon
     try:
         _nodelay(raw)
         if uri.secure:
-            sock = ssl.create_default_context().wrap_socket(raw, server_hostname=uri.host)
+            sock = _tls_context().wrap_socket(raw, server_hostname=uri.host)
         protocol = ClientProtocol(uri, max_size=MAX_MESSAGE)
         request = protocol.connect()
         for name, value in headers.items():
@@ -199,7 +274,9 @@ def connect(url: str, headers: Mapping[str, str], timeout: float = 5.0) -> WsCon
         if protocol.handshake_exc is not None or protocol.state is not State.OPEN:
             raise WebSocketError(f"handshake with {uri.host} refused: {protocol.handshake_exc}")
         sock.settimeout(None)
-        return WsConnection(sock, protocol, pending=[e for e in events if isinstance(e, Frame)])
+        return WsConnection(
+            sock, protocol, pending=[e for e in events if isinstance(e, Frame)], keepalive=keepalive
+        )
     except (OSError, ssl.SSLError) as exc:
         sock.close()
         if isinstance(exc, WebSocketError):
@@ -264,8 +341,10 @@ class SimpleWebSocketConnection:
             self.ws.close(reason=code, message=reason)
 
 
-def connect_simple_websocket(url: str, headers: Mapping[str, str], timeout: float = 5.0) -> Any:
-    """The baseline client: simple_websocket.Client."""
+def connect_simple_websocket(
+    url: str, headers: Mapping[str, str], timeout: float = 5.0, keepalive: Keepalive | None = None
+) -> Any:
+    """The baseline client: simple_websocket.Client (no keepalive: it is the measured baseline only)."""
     from simple_websocket import Client
 
     try:

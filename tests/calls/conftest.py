@@ -30,6 +30,7 @@ AUTH_TOKEN = "twilio-auth-token-for-tests-0123456789"
 PUBLIC_BASE = "https://calls.example.test"
 NUMBER_A, NUMBER_B = "+97235550101", "+97235550202"  # the world fixture's voice numbers
 CALLER = "+972501234567"
+START_TIMEOUT_S = 2.0  # the test server's CALLS_START_TIMEOUT_SECONDS
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +46,7 @@ def _reset_fake_ai(request: pytest.FixtureRequest) -> None:
         ai: FakeRealtimeServer = request.getfixturevalue("fake_ai")
         ai.refuse_handshakes = ai.drop_on_connect = 0
         ai.reply_ms = 600
+        ai.pace_ms = ai.handshake_delay = 0
 
 
 def server_env(ai_url: str, tmp: Path, **extra: str) -> dict[str, str]:
@@ -58,6 +60,7 @@ def server_env(ai_url: str, tmp: Path, **extra: str) -> dict[str, str]:
         "OPENAI_REALTIME_URL": ai_url,
         "JOBS_SQLITE_PATH": str(tmp / "jobs.db"),
         "CALLS_DEBUG_STATS": "true",
+        "CALLS_START_TIMEOUT_SECONDS": str(START_TIMEOUT_S),
         "LOG_LEVEL": "info",
         **extra,
     }

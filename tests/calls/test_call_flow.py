@@ -94,21 +94,15 @@ def test_a_full_call_greets_bridges_audio_saves_the_lead_and_the_call(
             "preferred_callback_time": "מחר בבוקר",
             "summary": "רוצה תור לתספורת השבוע",
         }
-        ai.send(
-            {
-                "type": "response.function_call_arguments.done",
-                "item_id": "item_fc_1",
-                "call_id": "call_save_1",
-                "name": "save_lead",
-                "arguments": json.dumps(arguments, ensure_ascii=False),
-            }
-        )
+        # The model calls the tool in a response that goes on for 300 ms after the arguments (it
+        # also speaks, say): the tool's output arrives while that response is still in progress.
+        ai.call_tool("call_save_1", "save_lead", json.dumps(arguments, ensure_ascii=False), hold_ms=300)
         outputs = await until(ai.tool_outputs, what="the tool's output")
         assert outputs[0]["call_id"] == "call_save_1"
         output = json.loads(outputs[0]["output"])
         assert output["ok"] is True and isinstance(output["lead_id"], int)
         result["lead_id"] = output["lead_id"]
-        # The lead exists during the call already.
+        # The lead exists during the call already, with everything the tool said.
         db_session.remove()
         lead = db_session.get(Lead, output["lead_id"])
         assert (
@@ -117,7 +111,12 @@ def test_a_full_call_greets_bridges_audio_saves_the_lead_and_the_call(
             and lead.phone == CALLER
             and lead.source == "call"
         )
-        await until(lambda: ai.responses >= 2, what="response.create after the tool output")
+        assert "תור לתספורת" in lead.notes and "מחר בבוקר" in lead.notes, lead.notes
+        # The AI goes on speaking once its tool response is over: one response.create, never refused.
+        await until(lambda: ai.responses >= 3, what="the AI's answer after the tool output")
+        thanks = bytes([0x40 + 3]) * 800
+        await until(lambda: any(a == thanks for _, a in stream.received.media), what="the answer's audio")
+        assert ai.refused == [] and ai.errors == []
         await stream.dtmf("5")
         await until(
             lambda: any("5" in json.dumps(i) for i in ai.items if i.get("role") == "user"),
@@ -335,6 +334,7 @@ def test_an_ai_drop_mid_call_reconnects_once_with_the_conversation_so_far(
         first.drop()
         second = await next_connection(fake_ai, before + 1)
         assert second.instructions == first.instructions
+        await until(lambda: len(second.items) >= 3, what="the conversation replayed")
         texts = [
             (i["role"], i["content"][0]["type"], i["content"][0]["text"])
             for i in second.items

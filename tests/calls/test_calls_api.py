@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from alembic import command
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import MetaData, create_engine, insert, select, text
 from twilio.request_validator import RequestValidator
 
+from server.app import create_app
+from server.auth.context import TenantId
 from server.calls import service, tokens
 from server.calls.models import Call
 from server.db import db_session, utcnow
 from server.leads.models import Lead
-from tests.conftest import TEST_SECRET, World, error_of
+from server.migrate import alembic_config
+from tests.conftest import TEST_SECRET, World, error_of, make_settings
+from tests.fakes.calls_twilio import parse_twiml
 
 
 def _call(sid_suffix: str, to: str = "+97235550101", caller: str = "+972501234567", **finish: Any) -> Call:
@@ -182,3 +188,150 @@ def test_without_a_twilio_auth_token_the_webhook_answers_503(world: World) -> No
 def test_the_media_route_answers_plain_http_with_a_json_error(world: World) -> None:
     response = world.app.test_client().get("/ws/twilio/media")
     assert response.status_code in (400, 404) and response.json["error"]
+
+
+def _streaming(sid_suffix: str, caller: str) -> service.StreamSetup:
+    call = _call(sid_suffix, caller=caller)
+    call.stream_started_at = call.started_at
+    db_session.commit()
+    return service.StreamSetup(
+        TenantId(call.business_id), call.id, call.call_sid, call.from_number, call.to_number, "prompt"
+    )
+
+
+def _lead_of(setup: service.StreamSetup) -> Lead:
+    db_session.remove()
+    call = db_session.get(Call, setup.call_id)
+    assert call is not None and call.lead_id is not None
+    lead = db_session.get(Lead, call.lead_id)
+    assert lead is not None
+    return lead
+
+
+def test_every_save_lead_lands_on_the_lead_during_the_call_as_one_block_per_call(world: World) -> None:
+    with world.app.app_context():
+        setup = _streaming("61", "+972526000001")
+        service.save_lead_from_tool(
+            setup,
+            {"name": "דנה", "reason": "תור לתספורת", "preferred_callback_time": "מחר", "summary": "רוצה תור"},
+        )
+        lead = _lead_of(setup)
+        assert lead.full_name == "דנה" and lead.name_source == "agent"
+        assert "סיבת הפנייה: תור לתספורת" in lead.notes and "זמן מועדף לחזרה: מחר" in lead.notes
+        assert "רוצה תור" in lead.notes
+        # The AI learns more: the block is replaced, and its newer name replaces the one it gave before.
+        service.save_lead_from_tool(
+            setup, {"name": "דנה כהן", "reason": "צבע ותספורת", "summary": "רוצה תור לצבע ביום חמישי"}
+        )
+        lead = _lead_of(setup)
+        assert lead.full_name == "דנה כהן"
+        assert lead.notes.count("שיחה נכנסת") == 1, lead.notes
+        assert "סיבת הפנייה: צבע ותספורת" in lead.notes and "תור לתספורת" not in lead.notes
+        assert "זמן מועדף לחזרה: מחר" in lead.notes  # what it said before and did not change stays
+        assert "דנה כהן" in lead.search_text
+        # The end of the call replaces the block once more instead of adding a second one.
+        service.finish_call({"call_sid": setup.call_sid, "business_id": setup.tenant, "transcript": []})
+        lead = _lead_of(setup)
+        assert lead.notes.count("שיחה נכנסת") == 1 and "רוצה תור לצבע ביום חמישי" in lead.notes
+        # A second call from the same number adds its own block next to the first.
+        second = _streaming("62", "+972526000001")
+        service.save_lead_from_tool(second, {"summary": "שואלת על מחירים"})
+        lead = _lead_of(second)
+        assert lead.notes.count("שיחה נכנסת") == 2 and "רוצה תור לצבע ביום חמישי" in lead.notes
+
+
+def test_a_name_a_human_wrote_is_kept_and_notes_a_human_wrote_stay(world: World) -> None:
+    a = world.as_("business_a")
+    created = a.post("/api/leads", {"full_name": "משה לוי", "phone": "0526000002", "notes": "לקוח קבוע"})
+    assert created.status_code == 201, created.json
+    with world.app.app_context():
+        setup = _streaming("63", "+972526000002")
+        service.save_lead_from_tool(setup, {"name": "מוישה", "summary": "רוצה לבטל תור"})
+        lead = _lead_of(setup)
+        assert lead.id == created.json["id"] and lead.full_name == "משה לוי" and lead.name_source == "human"
+        assert lead.notes.startswith("לקוח קבוע\n") and "רוצה לבטל תור" in lead.notes
+        service.save_lead_from_tool(setup, {"name": "מוישה", "summary": "רוצה להזיז את התור"})
+        lead = _lead_of(setup)
+        assert lead.notes.startswith("לקוח קבוע\n") and "רוצה לבטל תור" not in lead.notes
+    # A lead created without a name gets the AI's.
+    created = a.post("/api/leads", {"phone": "0526000003"})
+    assert created.status_code == 201, created.json
+    with world.app.app_context():
+        setup = _streaming("64", "+972526000003")
+        service.save_lead_from_tool(setup, {"name": "רותי", "summary": "שאלה"})
+        assert _lead_of(setup).full_name == "רותי"
+
+
+def test_the_migration_marks_names_the_agents_wrote_and_no_human_changed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'migrate.db'}"
+    command.upgrade(alembic_config(url), "0007")
+    engine = create_engine(url)
+    tables = MetaData()
+    tables.reflect(engine, only=["businesses", "leads", "lead_events"])
+    businesses, leads, events = (tables.tables[n] for n in ("businesses", "leads", "lead_events"))
+    now = datetime(2026, 1, 1)
+    rows = [
+        (1, "call", "מהשיחה"),  # an agent wrote it, nobody changed it
+        (2, "whatsapp", "Dana"),
+        (3, "call", "שם שתוקן"),  # then a human edited the name
+        (4, "manual", "ידני"),
+        (5, "call", "שם מייבוא"),  # a blank the import filled
+        (6, "whatsapp", "שם אחר"),  # the WhatsApp AI updated other fields since
+    ]
+    timeline = [
+        (3, "updated", {"changes": {"full_name": ["x", "שם שתוקן"]}}),
+        (5, "merged", {"import_row": 2, "full_name": "שם מייבוא"}),
+        (6, "updated", {"by": "whatsapp_ai", "fields": ["full_name", "summary"]}),
+    ]
+    stamps = {"created_at": now, "updated_at": now}
+    with engine.begin() as db:
+        db.execute(
+            insert(businesses).values(id=1, name="b", timezone="Asia/Jerusalem", is_active=True, **stamps)
+        )
+        for lead_id, source, name in rows:
+            db.execute(
+                insert(leads).values(
+                    id=lead_id,
+                    business_id=1,
+                    full_name=name,
+                    phone=f"+97252600010{lead_id}",
+                    phone_valid=True,
+                    source=source,
+                    status="new",
+                    notes="",
+                    search_text="",
+                    **stamps,
+                )
+            )
+        for lead_id, kind, data in timeline:
+            db.execute(insert(events).values(business_id=1, lead_id=lead_id, kind=kind, at=now, data=data))
+    command.upgrade(alembic_config(url), "heads")
+    with engine.begin() as db:
+        sources = dict(db.execute(text("SELECT id, name_source FROM leads ORDER BY id")).all())
+    engine.dispose()
+    assert sources == {1: "agent", 2: "agent", 3: "human", 4: "human", 5: "human", 6: "agent"}
+
+
+def test_behind_a_proxy_without_public_base_url_the_forwarded_headers_make_the_signed_url(
+    database_url: str, world: World
+) -> None:
+    proxied: Flask = create_app(
+        make_settings(database_url, proxy_fix_hops=1, twilio_auth_token="tw-token", public_base_url=""),
+        TESTING=True,
+    )
+    form = {
+        "CallSid": "CA" + "5" * 32,
+        "From": "+972501234567",
+        "To": "+97235550101",
+        "CallStatus": "ringing",
+    }
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "calls.example.test"}
+    answered = _signed(proxied, "/webhook/twilio/voice", form, **forwarded)
+    assert answered.status_code == 200, answered.get_data(as_text=True)
+    twiml = parse_twiml(answered.get_data(as_text=True))
+    assert twiml is not None and twiml.url == "wss://calls.example.test/ws/twilio/media"
+    # The same signature, without the headers: the app sees http://localhost/…, which Twilio did not sign.
+    assert error_of(_signed(proxied, "/webhook/twilio/voice", form)) == (403, "bad_signature")
+    # One hop is trusted, not two: a forged inner value does not move the URL.
+    spoofed = {**forwarded, "X-Forwarded-Host": "evil.example, calls.example.test"}
+    assert _signed(proxied, "/webhook/twilio/voice", form, **spoofed).status_code == 200

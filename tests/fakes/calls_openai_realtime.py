@@ -3,9 +3,15 @@
 Two modes:
 - "script" (tests): records everything the bridge sends; answers `response.create` with a spoken
   reply (μ-law audio deltas, transcript, response.done with usage); the test injects server events
-  (speech_started, transcriptions, function calls) and can drop a connection or refuse handshakes.
+  (speech_started, transcriptions), makes the model call a tool, and can drop a connection, freeze it
+  (a silent network cut), delay or refuse handshakes.
 - "echo" (bench): every `input_audio_buffer.append` comes straight back as an audio delta, with the
-  fake's receive time written into the payload (bytes 8..15) so the caller can split the round trip.
+  fake's receive time written into the payload (bytes 8..15) so the caller can split the round trip;
+  optionally (`--tool-call-after S`) each session's model calls save_lead once, S seconds in.
+
+As the real server: one response at a time, bracketed by `response.created` … `response.done`
+(a tool call's response too); a `response.create` while one is in progress is refused with the
+`conversation_already_has_active_response` error; a truncate past what the item holds is an error.
 
 Run alone for the bench: `python -m tests.fakes.calls_openai_realtime --port P --mode echo`.
 """
@@ -27,7 +33,9 @@ from http import HTTPStatus
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 API_KEY = "sk-test-realtime"
 MS_BYTES = 8  # μ-law 8 kHz: 8 bytes per millisecond
@@ -52,11 +60,19 @@ class FakeAiConnection:
     session: dict[str, Any] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
     appended: list[bytes] = field(default_factory=list)
+    appended_at: list[float] = field(default_factory=list)  # time.monotonic() of each append
     items: list[dict[str, Any]] = field(default_factory=list)
     truncates: list[dict[str, Any]] = field(default_factory=list)
-    responses: int = 0
+    responses: int = 0  # responses started (refused response.create not counted)
+    refused: list[dict[str, Any]] = field(default_factory=list)  # response.create refused: overlap
+    errors: list[dict[str, Any]] = field(default_factory=list)  # every error event sent
+    active: str | None = None  # the response in progress
+    item_ms: dict[str, int] = field(default_factory=dict)  # audio ms sent per assistant item
     closed: bool = False
+    frozen: bool = False
     reply_ms: int = 600
+    pace_ms: float = 0  # pause between 100 ms audio chunks (0: all at once)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     # what the bridge sent ---------------------------------------------------------------
 
@@ -78,6 +94,15 @@ class FakeAiConnection:
     def send(self, event: dict[str, Any]) -> None:
         asyncio.run_coroutine_threadsafe(self.ws.send(json.dumps(event)), self.loop).result(5)
 
+    def send_many(self, events: list[dict[str, Any]]) -> None:
+        """Several events back to back (they reach the bridge in one read, as a burst would)."""
+
+        async def burst() -> None:
+            for event in events:
+                await self.ws.send(json.dumps(event))
+
+        asyncio.run_coroutine_threadsafe(burst(), self.loop).result(5)
+
     def drop(self) -> None:
         """Break the TCP connection without a close frame (a network drop)."""
 
@@ -88,6 +113,25 @@ class FakeAiConnection:
 
         self.loop.call_soon_threadsafe(abort)
 
+    def freeze(self) -> None:
+        """A silent network cut: nothing read (so no pong either), nothing sent, nothing closed."""
+
+        def pause() -> None:
+            self.frozen = True
+            transport = self.ws.transport
+            if transport is not None:
+                transport.pause_reading()
+
+        self.loop.call_soon_threadsafe(pause)
+
+    def call_tool(self, call_id: str, name: str, arguments: str, hold_ms: int = 0) -> str:
+        """The model calls a tool: a response of its own, still in progress `hold_ms` after the
+        arguments are done (the model also speaking, say). Returns the response id."""
+        future = asyncio.run_coroutine_threadsafe(
+            _tool_response(self, call_id, name, arguments, hold_ms), self.loop
+        )
+        return future.result(5)
+
 
 class FakeRealtimeServer:
     def __init__(self, mode: str = "script", host: str = "127.0.0.1", port: int = 0):
@@ -96,7 +140,10 @@ class FakeRealtimeServer:
         self.connections: list[FakeAiConnection] = []
         self.refuse_handshakes = 0  # answer the next N handshakes with 503
         self.drop_on_connect = 0  # accept the next N connections, then break them at once
+        self.handshake_delay = 0.0  # seconds before answering a handshake
         self.reply_ms = 600
+        self.pace_ms = 0.0
+        self.tool_call_after = 0.0  # echo mode: each session calls save_lead once, this long in
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
@@ -170,7 +217,9 @@ class FakeRealtimeServer:
 
     # ------------------------------------------------------------------ protocol
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.handshake_delay:
+            await asyncio.sleep(self.handshake_delay)
         if request.headers.get("Authorization") != f"Bearer {API_KEY}":
             return connection.respond(HTTPStatus.UNAUTHORIZED, "bad key\n")
         if self.refuse_handshakes > 0:
@@ -189,6 +238,7 @@ class FakeRealtimeServer:
             ws=ws,
             loop=self._loop,
             reply_ms=self.reply_ms,
+            pace_ms=self.pace_ms,
         )
         with self._lock:
             conn.index = len(self.connections)
@@ -200,8 +250,8 @@ class FakeRealtimeServer:
                 ws.transport.abort()
             conn.closed = True
             return
-        await ws.send(json.dumps({"type": "session.created", "session": {"id": f"sess_{conn.index}"}}))
         try:
+            await _send(conn, {"type": "session.created", "session": {"id": f"sess_{conn.index}"}})
             if self.mode == "echo":
                 await self._echo(conn)
             else:
@@ -210,6 +260,8 @@ class FakeRealtimeServer:
             pass
         finally:
             conn.closed = True
+            for task in conn.tasks:
+                task.cancel()
 
     async def _echo(self, conn: FakeAiConnection) -> None:
         ws = conn.ws
@@ -222,12 +274,23 @@ class FakeRealtimeServer:
                 audio = base64.b64decode(json.loads(message)["audio"])
                 stamped = audio[:8] + struct.pack(">q", time.perf_counter_ns()) + audio[16:]
                 await ws.send(head + base64.b64encode(stamped).decode() + '"}')
-            else:
-                event = json.loads(message)
-                if event.get("type") == "session.update":
-                    await ws.send(
-                        json.dumps({"type": "session.updated", "session": event.get("session", {})})
-                    )
+                continue
+            event = json.loads(message)
+            kind = event.get("type")
+            if kind == "session.update":
+                await ws.send(json.dumps({"type": "session.updated", "session": event.get("session", {})}))
+                if self.tool_call_after:
+                    _spawn(conn, self._echo_tool_call(conn))
+            elif kind == "response.create" and not await _refuse_overlap(conn, event):
+                response_id = await _begin_response(conn)
+                await _end_response(conn, response_id)
+
+    async def _echo_tool_call(self, conn: FakeAiConnection) -> None:
+        await asyncio.sleep(self.tool_call_after)
+        while conn.active:
+            await asyncio.sleep(0.01)
+        arguments = {"name": f"מתקשר {conn.index}", "summary": "בדיקת עומס", "reason": "bench"}
+        await _tool_response(conn, f"call_bench_{conn.index}", "save_lead", json.dumps(arguments), 0)
 
     async def _script(self, conn: FakeAiConnection) -> None:
         ws = conn.ws
@@ -236,52 +299,185 @@ class FakeRealtimeServer:
             kind = event.get("type")
             if kind == "input_audio_buffer.append":
                 conn.appended.append(base64.b64decode(event["audio"]))
+                conn.appended_at.append(time.monotonic())
                 continue
             conn.received.append(event)
             if kind == "session.update":
                 conn.session = event.get("session", {})
-                await ws.send(json.dumps({"type": "session.updated", "session": conn.session}))
+                await _send(conn, {"type": "session.updated", "session": conn.session})
             elif kind == "conversation.item.create":
                 conn.items.append(event.get("item", {}))
             elif kind == "conversation.item.truncate":
                 conn.truncates.append(event)
-            elif kind == "response.create":
-                conn.responses += 1
-                await self._reply(conn)
+                await _truncate(conn, event)
+            elif kind == "response.create" and not await _refuse_overlap(conn, event):
+                response_id = await _begin_response(conn)
+                _spawn(conn, _reply(conn, response_id))
 
-    async def _reply(self, conn: FakeAiConnection) -> None:
-        ws = conn.ws
-        n = conn.responses
-        response_id, item_id = f"resp_{conn.index}_{n}", f"item_{conn.index}_{n}"
-        text = "תודה, רשמתי את הפרטים." if conn.tool_outputs() else "שלום, הגעתם לעסק. איך אפשר לעזור?"
-        await ws.send(json.dumps({"type": "response.created", "response": {"id": response_id}}))
-        for chunk in reply_audio(conn.reply_ms, tone=0x40 + n):
-            await ws.send(
-                json.dumps(
-                    {
-                        "type": "response.output_audio.delta",
-                        "response_id": response_id,
-                        "item_id": item_id,
-                        "output_index": 0,
-                        "content_index": 0,
-                        "delta": chunk,
-                    }
-                )
-            )
-        await ws.send(json.dumps({"type": "response.output_audio.done", "item_id": item_id}))
-        await ws.send(
-            json.dumps(
-                {"type": "response.output_audio_transcript.done", "item_id": item_id, "transcript": text}
-            )
+
+def _spawn(conn: FakeAiConnection, coroutine: Any) -> None:
+    task = asyncio.get_running_loop().create_task(coroutine)
+    conn.tasks.add(task)
+    task.add_done_callback(conn.tasks.discard)
+
+
+async def _send(conn: FakeAiConnection, event: dict[str, Any]) -> None:
+    """Send unless the client already closed (a send would wait for the closing handshake): what it
+    sent before its close is still read."""
+    while conn.frozen:
+        await asyncio.sleep(0.05)
+    if conn.ws.state is not State.OPEN:
+        return
+    with contextlib.suppress(ConnectionClosed):
+        await conn.ws.send(json.dumps(event))
+
+
+async def _error(conn: FakeAiConnection, code: str, message: str, client_event: dict[str, Any]) -> None:
+    error = {
+        "type": "invalid_request_error",
+        "code": code,
+        "message": message,
+        "param": None,
+        "event_id": client_event.get("event_id"),
+    }
+    conn.errors.append(error)
+    await _send(conn, {"type": "error", "event_id": f"event_err_{len(conn.errors)}", "error": error})
+
+
+async def _refuse_overlap(conn: FakeAiConnection, event: dict[str, Any]) -> bool:
+    if conn.active is None:
+        return False
+    conn.refused.append(event)
+    await _error(
+        conn,
+        "conversation_already_has_active_response",
+        f"Conversation already has an active response in progress: {conn.active}. "
+        "Wait until the response is finished before creating a new one.",
+        event,
+    )
+    return True
+
+
+async def _begin_response(conn: FakeAiConnection) -> str:
+    conn.responses += 1
+    response_id = conn.active = f"resp_{conn.index}_{conn.responses}"
+    await _send(
+        conn,
+        {
+            "type": "response.created",
+            "event_id": f"event_rc_{response_id}",
+            "response": {
+                "object": "realtime.response",
+                "id": response_id,
+                "status": "in_progress",
+                "output": [],
+            },
+        },
+    )
+    return response_id
+
+
+async def _end_response(conn: FakeAiConnection, response_id: str, output: list[Any] | None = None) -> None:
+    if conn.active == response_id:
+        conn.active = None
+    usage = {"total_tokens": 30, "input_tokens": 10, "output_tokens": 20}
+    await _send(
+        conn,
+        {
+            "type": "response.done",
+            "event_id": f"event_rd_{response_id}",
+            "response": {
+                "object": "realtime.response",
+                "id": response_id,
+                "status": "completed",
+                "output": output or [],
+                "usage": usage,
+            },
+        },
+    )
+
+
+async def _reply(conn: FakeAiConnection, response_id: str) -> None:
+    n = conn.responses
+    item_id = f"item_{conn.index}_{n}"
+    text = "תודה, רשמתי את הפרטים." if conn.tool_outputs() else "שלום, הגעתם לעסק. איך אפשר לעזור?"
+    conn.item_ms[item_id] = 0
+    for chunk in reply_audio(conn.reply_ms, tone=0x40 + n):
+        await _send(
+            conn,
+            {
+                "type": "response.output_audio.delta",
+                "response_id": response_id,
+                "item_id": item_id,
+                "output_index": 0,
+                "content_index": 0,
+                "delta": chunk,
+            },
         )
-        usage = {"total_tokens": 30, "input_tokens": 10, "output_tokens": 20}
-        await ws.send(
-            json.dumps(
-                {
-                    "type": "response.done",
-                    "response": {"id": response_id, "status": "completed", "usage": usage},
-                }
-            )
+        conn.item_ms[item_id] += len(base64.b64decode(chunk)) // MS_BYTES
+        if conn.pace_ms:
+            await asyncio.sleep(conn.pace_ms / 1000)
+    await _send(conn, {"type": "response.output_audio.done", "response_id": response_id, "item_id": item_id})
+    await _send(
+        conn,
+        {
+            "type": "response.output_audio_transcript.done",
+            "response_id": response_id,
+            "item_id": item_id,
+            "transcript": text,
+        },
+    )
+    await _end_response(conn, response_id, [{"id": item_id, "type": "message", "role": "assistant"}])
+
+
+async def _tool_response(
+    conn: FakeAiConnection, call_id: str, name: str, arguments: str, hold_ms: int
+) -> str:
+    while conn.active:  # the model starts a response only once the previous one is over
+        await asyncio.sleep(0.01)
+    response_id = await _begin_response(conn)
+    item = {"id": f"item_fc_{call_id}", "type": "function_call", "call_id": call_id, "name": name}
+    await _send(conn, {"type": "response.output_item.added", "response_id": response_id, "item": item})
+    await _send(
+        conn,
+        {
+            "type": "response.function_call_arguments.done",
+            "response_id": response_id,
+            "item_id": item["id"],
+            "call_id": call_id,
+            "name": name,
+            "arguments": arguments,
+        },
+    )
+
+    async def finish() -> None:
+        await asyncio.sleep(hold_ms / 1000)
+        await _end_response(conn, response_id, [{**item, "arguments": arguments}])
+
+    _spawn(conn, finish())
+    return response_id
+
+
+async def _truncate(conn: FakeAiConnection, event: dict[str, Any]) -> None:
+    item_id, end_ms = event.get("item_id"), event.get("audio_end_ms")
+    if item_id not in conn.item_ms:
+        await _error(conn, "item_not_found", f"Item {item_id} does not exist.", event)
+    elif not isinstance(end_ms, int) or not 0 <= end_ms <= conn.item_ms[item_id]:
+        await _error(
+            conn,
+            "invalid_value",
+            f"audio_end_ms {end_ms} is past the item's {conn.item_ms[item_id]} ms.",
+            event,
+        )
+    else:
+        await _send(
+            conn,
+            {
+                "type": "conversation.item.truncated",
+                "item_id": item_id,
+                "content_index": 0,
+                "audio_end_ms": end_ms,
+            },
         )
 
 
@@ -289,10 +485,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--mode", default="echo")
+    parser.add_argument("--tool-call-after", type=float, default=0.0)
     args = parser.parse_args()
 
     async def run() -> None:
         server = FakeRealtimeServer(mode=args.mode, port=args.port)
+        server.tool_call_after = args.tool_call_after
         await server.start()
         print(f"PORT={server.port}", flush=True)
         assert server._server is not None

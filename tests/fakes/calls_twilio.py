@@ -126,21 +126,49 @@ class FakeTwilioStream:
         self.t0 = time.monotonic()
         await self.ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         if send_start:
-            await self._send(
-                {
-                    "event": "start",
-                    "streamSid": self.stream_sid,
-                    "start": {
-                        "accountSid": "AC" + "0" * 32,
-                        "streamSid": self.stream_sid,
-                        "callSid": self.call_sid,
-                        "tracks": ["inbound"],
-                        "customParameters": self.parameters,
-                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-                    },
-                }
-            )
+            await self._send(self.start_event())
         self._tasks.append(asyncio.create_task(self._reader()))
+
+    def start_event(self) -> dict[str, Any]:
+        return {
+            "event": "start",
+            "streamSid": self.stream_sid,
+            "start": {
+                "accountSid": "AC" + "0" * 32,
+                "streamSid": self.stream_sid,
+                "callSid": self.call_sid,
+                "tracks": ["inbound"],
+                "customParameters": self.parameters,
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+        }
+
+    def media_event(self, index: int, audio: bytes) -> dict[str, Any]:
+        return {
+            "event": "media",
+            "streamSid": self.stream_sid,
+            "media": {
+                "track": "inbound",
+                "chunk": str(index + 1),
+                "timestamp": str(index * FRAME_MS),
+                "payload": base64.b64encode(audio).decode(),
+            },
+        }
+
+    async def send_raw(self, messages: list[str]) -> None:
+        """Text messages as they are (malformed ones too), all in one TCP write: one read server side."""
+        assert self.ws is not None
+        for message in messages:
+            self.ws.protocol.send_text(message.encode())
+        assert self.ws.transport is not None
+        self.ws.transport.write(b"".join(self.ws.protocol.data_to_send()))
+
+    async def send_burst(self, events: list[dict[str, Any]]) -> None:
+        messages = []
+        for event in events:
+            self.seq += 1
+            messages.append(json.dumps({"sequenceNumber": str(self.seq), **event}))
+        await self.send_raw(messages)
 
     def start_audio(self) -> None:
         self._tasks.append(asyncio.create_task(self._caller()))
@@ -151,18 +179,7 @@ class FakeTwilioStream:
         with contextlib.suppress(Exception):
             while not self.closed.is_set():
                 audio = self.audio_source(index) if self.audio_source else SILENCE
-                await self._send(
-                    {
-                        "event": "media",
-                        "streamSid": self.stream_sid,
-                        "media": {
-                            "track": "inbound",
-                            "chunk": str(index + 1),
-                            "timestamp": str(index * FRAME_MS),
-                            "payload": base64.b64encode(audio).decode(),
-                        },
-                    }
-                )
+                await self._send(self.media_event(index, audio))
                 index += 1
                 delay = self.t0 + index * FRAME_MS / 1000 - time.monotonic()
                 await asyncio.sleep(max(0.0, delay))
