@@ -416,6 +416,7 @@ def update_lead(ctx: RequestContext, tenant: TenantId, lead_id: int, data: LeadP
     if data.full_name is not None and data.full_name.strip() != lead.full_name:
         changed["full_name"] = [lead.full_name, data.full_name.strip()]
         lead.full_name = data.full_name.strip()
+        lead.name_source = NameSource.human.value  # the agents no longer overwrite it
     if "email" in changes:
         email = str(data.email).lower() if data.email else None
         if email != lead.email:

@@ -17,7 +17,7 @@ from server.auth.models import User
 from server.db import db_session, utcnow
 from server.errors import ApiError
 from server.leads import service
-from server.leads.models import Lead, LeadEvent, LeadEventKind, LeadSource, LeadTag
+from server.leads.models import Lead, LeadEvent, LeadEventKind, LeadSource, LeadTag, NameSource
 from server.leads.schemas import ImportReport, ImportRowError, LeadQuery
 from server.phones import InvalidPhone, parse_phone
 
@@ -308,6 +308,7 @@ def _merge_into(lead: Lead, row: _Row, ctx: RequestContext, now: object) -> bool
         changed["restored"] = True
     if row.full_name and not lead.full_name:
         lead.full_name = changed["full_name"] = row.full_name  # type: ignore[assignment]
+        lead.name_source = NameSource.human.value
     if row.email and not lead.email:
         lead.email = changed["email"] = row.email  # type: ignore[assignment]
     if row.notes and row.notes not in lead.notes:

@@ -431,6 +431,7 @@ def _run_tool(conversation: Conversation, name: str, arguments: dict[str, Any]) 
         full_name=full_name,
         email=email,
         summary=summary,
+        replace_name=True,  # the AI learnt it from the customer: it may correct what an agent wrote
     )
     db_session.flush()
     saved = {k: v for k, v in {"full_name": full_name, "email": email, "summary": summary}.items() if v}

@@ -262,6 +262,20 @@ def test_a_name_a_human_wrote_is_kept_and_notes_a_human_wrote_stay(world: World)
         assert _lead_of(setup).full_name == "רותי"
 
 
+def test_a_name_an_agent_wrote_and_a_human_corrected_is_the_humans(world: World) -> None:
+    with world.app.app_context():
+        first = _streaming("65", "+972526000004")
+        service.save_lead_from_tool(first, {"name": "יוסי", "summary": "שאלה"})
+        lead_id = _lead_of(first).id
+    corrected = world.as_("business_a").patch(f"/api/leads/{lead_id}", {"full_name": "יוסף כהן"})
+    assert corrected.status_code == 200
+    with world.app.app_context():
+        second = _streaming("66", "+972526000004")
+        service.save_lead_from_tool(second, {"name": "יוסי", "summary": "שוב"})
+        lead = _lead_of(second)
+        assert lead.full_name == "יוסף כהן" and lead.name_source == "human"
+
+
 def test_the_migration_marks_names_the_agents_wrote_and_no_human_changed(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'migrate.db'}"
     command.upgrade(alembic_config(url), "0007")

@@ -211,6 +211,25 @@ def test_save_lead_tool_updates_the_lead(wa: WA) -> None:
     assert NUMBER_A  # the business's sender stays the one the customer wrote to
 
 
+def test_the_name_the_ai_learns_replaces_the_profile_name_but_not_a_humans(wa: WA) -> None:
+    said = [
+        {"tool_calls": [{"name": "save_lead", "arguments": {"full_name": "דנה כהן"}}]},
+        {"text": "תודה דנה"},
+    ]
+    wa.fakes.ai.script.extend(said)
+    wa.twilio_text("אני דנה כהן", profile_name="Dana")  # the profile name fills the blank, then the AI's
+    lead = db_session.scalar(select(Lead).where(Lead.phone == CUSTOMER))
+    assert lead is not None and lead.full_name == "דנה כהן" and lead.name_source == "agent"
+    lead.full_name, lead.name_source = "דנה כהן-לוי", "human"  # what a PATCH by the business writes
+    db_session.commit()
+    wa.fakes.ai.script.extend(
+        [{"tool_calls": [{"name": "save_lead", "arguments": {"full_name": "דנה"}}]}, {"text": "בסדר"}]
+    )
+    wa.twilio_text("זאת שוב דנה", profile_name="Dana")
+    db_session.expire_all()
+    assert db_session.get(Lead, lead.id).full_name == "דנה כהן-לוי"
+
+
 # ---------------------------------------------------------------- "failed" means an unresolved failure
 
 
