@@ -11,7 +11,7 @@ import { tenantKey } from '../../session';
 import { PageHeader } from '../../components/PageHeader';
 import { ErrorState, LoadingState } from '../../components/QueryState';
 import { Trans } from '../../components/Trans';
-import { Bdi, PhoneList } from '../../components/Bdi';
+import { Bdi, Name, PhoneList } from '../../components/Bdi';
 import { useI18n } from '../../i18n';
 import { formatDateTime, formatTime } from '../../lib/format';
 import { useNow } from '../../lib/useNow';
@@ -168,7 +168,7 @@ export default function DashboardPage() {
 
   return (
     <Stack gap="lg">
-      <PageHeader title={t('dashboard.title')} description={<Trans k="dashboard.welcome" values={{ business: <Bdi>{b.name}</Bdi> }} />} />
+      <PageHeader title={t('dashboard.title')} description={<Trans k="dashboard.welcome" values={{ business: <Name>{b.name}</Name> }} />} />
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Card withBorder padding="lg" radius="md" data-testid="dashboard-numbers">
           <Title order={4} mb="sm">

@@ -6,7 +6,7 @@ import { Link, useParams } from 'react-router';
 
 import { ApiError, fieldErrors } from '../../../api/http';
 import { addNote, type LeadDetail, type LeadEvent, type LeadPatch, sendWhatsappToLead, updateLead } from '../../../api/leads';
-import { Bdi } from '../../../components/Bdi';
+import { Bdi, Name } from '../../../components/Bdi';
 import { FormError } from '../../../components/FormError';
 import { useCurrentMe } from '../../../components/MeContext';
 import { PageHeader } from '../../../components/PageHeader';
@@ -402,7 +402,7 @@ function Timeline({ lead }: { lead: LeadDetail }) {
               <EventBody event={event} />
               {event.actor ? (
                 <Text size="xs" c="dimmed">
-                  <Bdi>{event.actor.full_name || event.actor.email}</Bdi>
+                  <Name>{event.actor.full_name || event.actor.email}</Name>
                 </Text>
               ) : null}
             </div>
