@@ -14,6 +14,7 @@ from flask import Flask
 from tests.conftest import PASSWORD, make_business, make_user
 from tests.e2e.browser.conftest import Web
 from tests.e2e.browser.test_web_app import expect_rtl_hebrew, sign_in
+from tests.reminders.helpers import make_lead
 
 try:
     from playwright.sync_api import expect
@@ -199,3 +200,65 @@ def test_a_refused_board_move_rolls_back_with_a_toast(web: Web, app: Flask) -> N
     expect(page.get_by_test_id("board-column-won").get_by_test_id(f"board-card-{lead_id}")).to_have_count(0)
     web.shots.take("rolled-back")
     assert web.api_get(f"/api/leads/{lead_id}").json()["status"] == "new"
+
+
+def expect_idle(web: Web, where: str) -> None:
+    """Nobody touches the page: React commits nothing and nothing is fetched (a value that is new on
+    every render, fed to a debounce, re-rendered these pages every 300 ms forever)."""
+    activity = web.activity_while_idle(1.5)
+    assert activity["commits"] <= 1 and activity["requests"] == 0, f"{where} is busy while idle: {activity}"
+
+
+def test_idle_pages_stay_still_and_the_search_box_follows_the_url(web: Web, app: Flask, server: Any) -> None:
+    with app.app_context():
+        business = make_business("מכון הדגמה")
+        make_user("owner@idle-demo.co.il", "business", business.id)
+        make_lead(business.id, "050-234-5678", "שירה כץ")
+        make_lead(business.id, "052-765-4321", "רונית לוי")
+    page = web.page
+    web.goto("/login")
+    sign_in(web, "owner@idle-demo.co.il", PASSWORD)
+    expect(page).to_have_url(re.compile(r"/app$"))
+
+    page.get_by_test_id("nav-app-leads").click()
+    table = page.get_by_test_id("leads-table")
+    expect(table.get_by_role("row")).to_have_count(3)
+    expect_idle(web, "the leads table")
+    search = page.get_by_test_id("lead-search")
+    search.fill("שירה")
+    expect(page).to_have_url(re.compile(r"q=%D7%A9"))
+    expect(table.get_by_role("row")).to_have_count(2)
+    expect_idle(web, "the searched leads table")
+    page.get_by_test_id("leads-view").get_by_text("לוח").click()
+    expect(page.get_by_test_id("leads-board")).to_contain_text("שירה כץ")
+    expect_idle(web, "the leads board")
+    page.get_by_test_id("leads-view").get_by_text("טבלה").click()
+    expect(table.get_by_role("row")).to_have_count(2)
+
+    # A link to the unfiltered page: the box empties instead of typing the old search back in.
+    page.get_by_test_id("nav-app-leads").click()
+    expect(page).to_have_url(re.compile(r"/app/leads$"))
+    expect(search).to_have_value("")
+    expect(table.get_by_role("row")).to_have_count(3)
+    page.wait_for_timeout(700)
+    expect(page).to_have_url(re.compile(r"/app/leads$"))
+    # Back: the search returns to the box and the URL, and stays.
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"q=%D7%A9"))
+    expect(search).to_have_value("שירה")
+    expect(table.get_by_role("row")).to_have_count(2)
+    page.wait_for_timeout(700)
+    expect(page).to_have_url(re.compile(r"q=%D7%A9"))
+    expect_idle(web, "the leads table after Back")
+
+    # The audit log (an admin), with a filter typed.
+    page.get_by_test_id("logout").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    sign_in(web, server.admin_email, server.admin_password)
+    expect(page).to_have_url(re.compile(r"/admin/businesses$"))
+    page.get_by_role("link", name="יומן פעולות").click()
+    expect(page.get_by_test_id("audit-table")).to_be_visible()
+    expect_idle(web, "the audit log")
+    page.get_by_label("פעולה").fill("auth")
+    expect_idle(web, "the filtered audit log")
+    web.shots.take("audit-idle")

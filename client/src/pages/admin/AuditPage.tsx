@@ -42,7 +42,10 @@ export default function AuditPage() {
   const [impersonationId, setImpersonationId] = useState('');
   const [since, setSince] = useState('');
   const [until, setUntil] = useState('');
-  const [debounced] = useDebouncedValue({ action, actor, impersonationId }, 300);
+  // One debounce per string: a debounced object is new on every render (a render every 300 ms).
+  const [debouncedAction] = useDebouncedValue(action, 300);
+  const [debouncedActor] = useDebouncedValue(actor, 300);
+  const [debouncedImpersonation] = useDebouncedValue(impersonationId, 300);
 
   const businesses = useQuery({
     queryKey: ['admin', 'businesses', 'options', ''],
@@ -52,10 +55,10 @@ export default function AuditPage() {
   const businessNames = useMemo(() => new Map((businesses.data?.items ?? []).map((b) => [b.id, b.name])), [businesses.data]);
 
   const filters: AuditQuery = {
-    action: debounced.action.trim() || undefined,
+    action: debouncedAction.trim() || undefined,
     business_id: businessId ? Number(businessId) : undefined,
-    actor_id: positiveInt(debounced.actor),
-    impersonation_id: positiveInt(debounced.impersonationId),
+    actor_id: positiveInt(debouncedActor),
+    impersonation_id: positiveInt(debouncedImpersonation),
     since: since ? jerusalemMidnightIso(since) : undefined,
     // "to date" includes that whole day in Israel.
     until: until ? jerusalemMidnightIso(until, 1) : undefined,

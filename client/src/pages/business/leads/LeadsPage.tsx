@@ -1,6 +1,6 @@
 import { Button, Group, MultiSelect, SegmentedControl, Select, Stack, TextInput } from '@mantine/core';
-import { useDebouncedValue, useDisclosure } from '@mantine/hooks';
-import { useEffect, useMemo, useState } from 'react';
+import { useDisclosure } from '@mantine/hooks';
+import { useMemo } from 'react';
 import { useSearchParams } from 'react-router';
 
 import { exportUrl, LEAD_SOURCES, type LeadSort } from '../../../api/leads';
@@ -8,6 +8,7 @@ import { useCurrentMe } from '../../../components/MeContext';
 import { PageHeader } from '../../../components/PageHeader';
 import { type MessageKey, useI18n } from '../../../i18n';
 import { type FilterState, isFiltered, readFilters, toApiFilters, writeFilters } from '../../../lib/leadFilters';
+import { useUrlText } from '../../../lib/useUrlText';
 import { CreateLeadModal } from './CreateLeadModal';
 import { ImportModal } from './ImportModal';
 import { LeadsBoard } from './LeadsBoard';
@@ -84,17 +85,8 @@ function LeadFiltersBar({
   const { t } = useI18n();
   const me = useCurrentMe();
   const statuses = useStatuses();
-  const [q, setQ] = useState(filters.q);
-  const [tag, setTag] = useState(filters.tag);
-  const [debounced] = useDebouncedValue({ q, tag }, 300);
-
-  useEffect(() => {
-    if (debounced.q.trim() !== filters.q || debounced.tag.trim() !== filters.tag) {
-      onChange({ ...filters, q: debounced.q, tag: debounced.tag });
-    }
-    // Only the typed values drive this; the URL change it makes must not re-trigger it.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [debounced]);
+  const [q, setQ] = useUrlText(filters.q, (value) => onChange({ ...filters, q: value }));
+  const [tag, setTag] = useUrlText(filters.tag, (value) => onChange({ ...filters, tag: value }));
 
   const assigneeOptions = [
     { value: '', label: t('common.all') },
@@ -170,11 +162,7 @@ function LeadFiltersBar({
       {isFiltered(filters) ? (
         <Button
           variant="subtle"
-          onClick={() => {
-            setQ('');
-            setTag('');
-            onChange({ q: '', status: [], source: [], tag: '', assignee: '', from: '', to: '', sort: filters.sort });
-          }}
+          onClick={() => onChange({ q: '', status: [], source: [], tag: '', assignee: '', from: '', to: '', sort: filters.sort })}
         >
           {t('common.clearFilters')}
         </Button>
