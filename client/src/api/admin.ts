@@ -45,7 +45,8 @@ export type BusinessPatch = Partial<BusinessInput> & { is_active?: boolean };
 
 export const listBusinesses = (query: BusinessQuery, signal?: AbortSignal) =>
   http.get<Paged<Business>>('/api/admin/businesses', { ...query }, signal);
-export const getBusiness = (id: number) => http.get<Business>(`/api/admin/businesses/${id}`);
+export const getBusiness = (id: number, signal?: AbortSignal) =>
+  http.get<Business>(`/api/admin/businesses/${id}`, undefined, signal);
 export const createBusiness = (input: BusinessInput) => http.post<Business>('/api/admin/businesses', input);
 export const updateBusiness = (id: number, patch: BusinessPatch) =>
   http.patch<Business>(`/api/admin/businesses/${id}`, patch);

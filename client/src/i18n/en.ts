@@ -119,6 +119,7 @@ export const en: Messages = {
   'businesses.field.whatsapp': 'WhatsApp numbers',
   'businesses.field.numbersHint': 'One number per line, e.g. 03-555-0101 or +972501234567',
   'businesses.field.meta': 'Meta phone_number_id (WhatsApp Cloud)',
+  'businesses.pickerMore': '{count} more: type to narrow',
   'businesses.providers': 'WhatsApp provider settings',
   'businesses.field.twilioSid': 'Twilio Messaging Service SID',
   'businesses.field.twilioSidHint': 'Starts with MG; identifies this business for WhatsApp messages Twilio delivers through that Messaging Service',

@@ -118,6 +118,7 @@ export const he = {
   'businesses.field.whatsapp': 'מספרי וואטסאפ',
   'businesses.field.numbersHint': 'מספר אחד בכל שורה, למשל 03-555-0101 או ‎+972501234567',
   'businesses.field.meta': 'Meta phone_number_id (וואטסאפ ענן)',
+  'businesses.pickerMore': 'ועוד {count}: הקלידו כדי לצמצם',
   'businesses.providers': 'הגדרות ספקי וואטסאפ',
   'businesses.field.twilioSid': 'Twilio Messaging Service SID',
   'businesses.field.twilioSidHint': 'מתחיל ב־MG; מזהה את העסק בהודעות וואטסאפ שמגיעות מ־Twilio דרך שירות ההודעות הזה',

@@ -502,3 +502,53 @@ def test_admin_sets_provider_settings_and_a_hebrew_name_reads_right_to_left(web:
     web.shots.take("banner-hebrew-name")
     banner.get_by_role("button", name="יציאה").click()
     expect(page).to_have_url(re.compile(r"/admin/businesses$"))
+
+
+def test_business_pickers_and_names_reach_past_the_first_page(web: Web, server: Any, app: Flask) -> None:
+    """More businesses than one page of the list (200): the user and audit pages still name them,
+    and the pickers find any of them by a part of the name."""
+    with app.app_context():
+        for index in range(205):
+            make_business(f"סלון {index:03d}")
+        edge = make_business("תחנת קצה")  # sorts after all of them
+        make_user("owner@edge-demo.co.il", "business", edge.id)
+    page = web.page
+    web.goto("/login")
+    sign_in(web, server.admin_email, server.admin_password)
+    expect(page).to_have_url(re.compile(r"/admin/businesses$"))
+
+    # The users table names the business, though it is not on the list's first page.
+    page.get_by_role("link", name="משתמשים").click()
+    row = page.get_by_role("row").filter(has_text="owner@edge-demo.co.il")
+    expect(row).to_contain_text("תחנת קצה")
+
+    # The filter finds it by a fragment, and only its user is listed.
+    picker = page.get_by_test_id("users-business-filter")
+    picker.fill("קצה")
+    page.get_by_role("option", name="תחנת קצה").click()
+    expect(page.get_by_test_id("users-table").get_by_role("row")).to_have_count(2)
+    expect(row).to_be_visible()
+
+    # A new user of that business, picked in the form the same way.
+    page.get_by_test_id("new-user").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("אימייל").fill("desk@edge-demo.co.il")
+    dialog.get_by_test_id("user-business").fill("קצה")
+    page.get_by_role("option", name="תחנת קצה").click()
+    dialog.get_by_test_id("save-user").click()
+    page.get_by_role("dialog").filter(has_text="הסיסמה מוצגת פעם אחת בלבד").get_by_role(
+        "button", name="סגירה"
+    ).click()
+    created = web.api_get("/api/admin/users?q=desk@edge-demo.co.il").json()["items"]
+    assert [user["business_id"] for user in created] == [edge.id]
+    expect(page.get_by_role("row").filter(has_text="desk@edge-demo.co.il")).to_contain_text("תחנת קצה")
+    web.shots.take("users-far-business")
+
+    # The audit log: filtered by it, its rows carry its name.
+    page.get_by_role("link", name="יומן פעולות").click()
+    page.get_by_test_id("audit-business-filter").fill("קצה")
+    page.get_by_role("option", name="תחנת קצה").click()
+    table = page.get_by_test_id("audit-table")
+    expect(table).to_contain_text("desk@edge-demo.co.il")
+    expect(table.get_by_role("row").nth(1)).to_contain_text("תחנת קצה")
+    web.shots.take("audit-far-business")

@@ -41,11 +41,10 @@ import { Trans } from '../../components/Trans';
 import { useI18n } from '../../i18n';
 import { type BusinessFormState, businessPayload, initialBusinessForm } from '../../lib/businessForm';
 import { formatDate } from '../../lib/format';
+import { businessesKey } from './queries';
 
 const PAGE_SIZE = 25;
 type ActiveFilter = 'all' | 'active' | 'inactive';
-
-export const businessesKey = ['admin', 'businesses'] as const;
 
 export default function BusinessesPage() {
   const { t } = useI18n();
