@@ -14,7 +14,7 @@ from flask import Flask
 from tests.conftest import PASSWORD, make_business, make_user
 from tests.e2e.browser.conftest import Web
 from tests.e2e.browser.test_web_app import expect_rtl_hebrew, sign_in
-from tests.reminders.helpers import make_lead
+from tests.reminders.helpers import insert_due_reminder, make_lead
 
 try:
     from playwright.sync_api import expect
@@ -262,3 +262,83 @@ def test_idle_pages_stay_still_and_the_search_box_follows_the_url(web: Web, app:
     page.get_by_label("פעולה").fill("auth")
     expect_idle(web, "the filtered audit log")
     web.shots.take("audit-idle")
+
+
+def add_call(business_id: int, sid: str, started_at: Any, status: str, ai_outcome: str, **kw: Any) -> None:
+    from server.calls.models import Call
+    from server.db import db_session
+
+    db_session.add(
+        Call(
+            business_id=business_id,
+            call_sid=sid,
+            from_number=kw.pop("from_number", "+972502345678"),
+            to_number="+97235550199",
+            status=status,
+            ai_outcome=ai_outcome,
+            started_at=started_at,
+            **kw,
+        )
+    )
+    db_session.commit()
+    db_session.remove()
+
+
+def test_the_dashboard_shows_todays_reminders_new_leads_calls_and_waiting(web: Web, app: Flask) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from server.db import utcnow
+    from server.leads.models import Lead
+
+    with app.app_context():
+        business = make_business("מרפאת הדגמה")
+        make_user("owner@dashboard-demo.co.il", "business", business.id)
+        fresh = make_lead(business.id, "050-234-5678", "יעל חדשה")
+        handled = make_lead(business.id, "052-765-4321", "עמית טופל")
+        from server.db import db_session
+
+        db_session.get(Lead, handled).status = "contacted"  # type: ignore[union-attr]
+        db_session.commit()
+        db_session.remove()
+        reminder = insert_due_reminder(business.id, fresh, text="להתקשר בחזרה")
+        now = utcnow()
+        midnight = datetime.now(ZoneInfo("Asia/Jerusalem")).replace(hour=0, minute=0, second=0, microsecond=0)
+        add_call(business.id, "CA01", now - timedelta(seconds=3), "completed", "ok", caller_name="רחל")
+        add_call(
+            business.id,
+            "CA02",
+            now - timedelta(seconds=2),
+            "no-answer",
+            "pending",
+            from_number="+972541112233",
+        )
+        add_call(
+            business.id, "CA03", now - timedelta(seconds=1), "completed", "unreachable", caller_name="נועם"
+        )
+        add_call(
+            business.id, "CA04", midnight - timedelta(minutes=5), "no-answer", "pending", caller_name="אתמול"
+        )
+    page = web.page
+    web.goto("/login")
+    sign_in(web, "owner@dashboard-demo.co.il", PASSWORD)
+    expect(page).to_have_url(re.compile(r"/app$"))
+
+    reminders = page.get_by_test_id("dashboard-reminders")
+    expect(reminders).to_contain_text("להתקשר בחזרה")
+    # Due a minute ago: in the "overdue" and the "today" windows both, listed once.
+    expect(reminders.get_by_test_id(f"dashboard-reminder-{reminder}")).to_have_count(1)
+    new_leads = page.get_by_test_id("dashboard-new-leads")
+    expect(new_leads).to_contain_text("יעל חדשה")
+    expect(new_leads).not_to_contain_text("עמית טופל")  # moved on: not new any more
+    calls = page.get_by_test_id("dashboard-calls")
+    expect(calls.get_by_test_id("calls-today")).to_have_text("3")  # yesterday's is not today's
+    expect(calls.get_by_test_id("calls-missed")).to_have_text("2")  # no answer, and the AI unreachable
+    expect(calls).to_contain_text("+972541112233")
+    expect(calls).not_to_contain_text("אתמול")
+    expect(page.get_by_test_id("dashboard-waiting")).to_be_visible()
+    expect_rtl_hebrew(page)
+    web.shots.take("dashboard")
+    calls.get_by_role("link", name="נועם").click()
+    expect(page).to_have_url(re.compile(r"/app/calls\?call=\d+$"))
+    expect(page.get_by_test_id("call-detail")).to_be_visible()
