@@ -342,3 +342,111 @@ def test_the_dashboard_shows_todays_reminders_new_leads_calls_and_waiting(web: W
     calls.get_by_role("link", name="נועם").click()
     expect(page).to_have_url(re.compile(r"/app/calls\?call=\d+$"))
     expect(page.get_by_test_id("call-detail")).to_be_visible()
+
+
+def test_writes_do_not_read_every_loaded_page_again(web: Web, app: Flask) -> None:
+    """450 leads loaded in the table (three pages of 200): a bulk status change reads no page, an
+    import reads the first page only, and a board move leaves the table to read one page."""
+    with app.app_context():
+        business = make_business("מוקד הדגמה")
+        make_user("owner@paging-demo.co.il", "business", business.id)
+        for index in range(450):
+            make_lead(business.id, f"+97252{1_000_000 + index}", f"ליד {index:03d}")
+    page = web.page
+    table_pages: list[str] = []  # GET /api/leads of the table (200 a page; the board asks for 30)
+    page.on(
+        "request",
+        lambda r: (
+            table_pages.append(r.url)
+            if r.method == "GET" and "/api/leads?" in r.url and "limit=200" in r.url
+            else None
+        ),
+    )
+    web.goto("/login")
+    sign_in(web, "owner@paging-demo.co.il", PASSWORD)
+    expect(page).to_have_url(re.compile(r"/app$"))
+    page.get_by_test_id("nav-app-leads").click()
+    table = page.get_by_test_id("leads-table")
+    loaded = page.get_by_test_id("leads-loaded")
+
+    def load_everything(total: int) -> None:
+        expect(loaded).to_contain_text("200")
+        for _ in range(100):
+            if str(total) in loaded.inner_text():
+                break
+            table.evaluate("(box) => { box.scrollTop = box.scrollHeight; }")
+            page.wait_for_timeout(100)
+        expect(loaded).to_contain_text(str(total))
+        page.wait_for_load_state("networkidle")
+
+    def table_reads_after(action: Any) -> int:
+        table_pages.clear()
+        action()
+        page.wait_for_timeout(1000)
+        page.wait_for_load_state("networkidle")
+        return len(table_pages)
+
+    load_everything(450)
+    assert len(table_pages) == 3
+
+    # Bulk status: the two rows change where they are; no page is read again.
+    def bulk() -> None:
+        table.evaluate("(box) => { box.scrollTop = 0; }")
+        for row in (1, 2):
+            table.get_by_role("row").nth(row).get_by_role("checkbox").check()
+        page.get_by_test_id("bulk-status").click()
+        page.get_by_role("option", name="מתאים").click()
+        page.get_by_test_id("bulk-apply").click()
+        expect(table.get_by_role("row").nth(1)).to_contain_text("מתאים")
+        expect(table.get_by_role("row").nth(2)).to_contain_text("מתאים")
+
+    assert table_reads_after(bulk) == 0
+    expect(loaded).to_contain_text("450")
+    assert {lead["full_name"] for lead in web.api_get("/api/leads?status=qualified").json()["items"]} == {
+        "ליד 449",
+        "ליד 448",
+    }
+
+    # An import adds leads: the list starts again from its first page, one request.
+    def import_one() -> None:
+        page.get_by_test_id("import-leads").click()
+        modal = page.get_by_test_id("import-modal")
+        page.locator("input[type=file]").set_input_files(
+            files=[
+                {
+                    "name": "one.csv",
+                    "mimeType": "text/csv",
+                    "buffer": "name,phone\nחדש מיבוא,054-999-8877\n".encode(),
+                }
+            ]
+        )
+        modal.get_by_test_id("import-check").click()
+        expect(modal.get_by_test_id("import-dry-run").get_by_test_id("import-created")).to_have_text("1")
+        modal.get_by_test_id("import-run").click()
+        expect(modal.get_by_test_id("import-done").get_by_test_id("import-created")).to_have_text("1")
+        modal.get_by_role("button", name="סגירה").click()
+        expect(table.get_by_role("row").nth(1)).to_contain_text("חדש מיבוא")
+
+    assert table_reads_after(import_one) == 1
+    expect(loaded).to_contain_text("200")
+
+    # The board while the table is hidden: a move edits the table's rows in place, and the table,
+    # which kept only its first page, reads at most that one page when it is shown again.
+    load_everything(451)
+
+    def board_move_and_back() -> None:
+        page.get_by_test_id("leads-view").get_by_text("לוח").click()
+        card = page.get_by_test_id("board-column-new").locator("[data-testid^=board-card-]").first
+        lead_id = card.get_attribute("data-testid").rsplit("-", 1)[1]  # type: ignore[union-attr]
+        page.get_by_test_id(f"move-menu-{lead_id}").click()
+        page.get_by_test_id("move-to-won").click()
+        expect(
+            page.get_by_test_id("board-column-won").get_by_test_id(f"board-card-{lead_id}")
+        ).to_be_visible()
+        wait_for(lambda: web.api_get(f"/api/leads/{lead_id}").json()["status"] == "won", "move not saved")
+        page.get_by_test_id("leads-view").get_by_text("טבלה").click()
+        expect(table.locator(f"[data-lead-id='{lead_id}']")).to_contain_text("נסגר")
+
+    assert table_reads_after(board_move_and_back) <= 1
+    expect(loaded).to_contain_text("200")
+    web.shots.take("after-writes")

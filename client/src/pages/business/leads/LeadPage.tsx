@@ -15,7 +15,7 @@ import { type MessageKey, useI18n } from '../../../i18n';
 import { formatDateTime } from '../../../lib/format';
 import { DuplicatePhone, duplicateLeadId, phoneWarning } from './fieldHelp';
 import { sourceLabel } from './LeadsPage';
-import { leadKeys, useLead, useStatuses, useStatusLabels } from './queries';
+import { leadKeys, useLead, useRefreshLeads, useStatuses, useStatusLabels } from './queries';
 import { RemindersCard } from './RemindersCard';
 
 export default function LeadPage() {
@@ -110,8 +110,7 @@ export function patchOf(lead: LeadDetail, draft: Draft): LeadPatch {
 
 function LeadFields({ lead }: { lead: LeadDetail }) {
   const { t } = useI18n();
-  const me = useCurrentMe();
-  const client = useQueryClient();
+  const refresh = useRefreshLeads();
   const statuses = useStatuses();
   const [draft, setDraft] = useState<Draft>(() => draftOf(lead));
   const [warning, setWarning] = useState<string | null>(null);
@@ -124,7 +123,7 @@ function LeadFields({ lead }: { lead: LeadDetail }) {
       const found = phoneWarning(saved.warnings);
       setWarning(found);
       notifications.show({ color: found ? 'orange' : 'green', message: found ? `${t('lead.savedWithWarning')} (${found})` : t('lead.saved') });
-      void client.invalidateQueries({ queryKey: leadKeys.all(me) });
+      void refresh();
     },
   });
   const errors = fieldErrors(save.error);
