@@ -191,14 +191,40 @@ def test_a_refused_board_move_rolls_back_with_a_toast(web: Web, app: Flask) -> N
         else:
             route.continue_()
 
+    expect(page.get_by_test_id("board-column-new").get_by_test_id(f"board-card-{lead_id}")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+
+    # The columns are read again after the refusal; those reads are held until the checks are
+    # done, so the card can only be back in "new" because the board put it back (the rollback).
+    held: list[Any] = []
+
+    def hold_column_reads(route: Any) -> None:
+        if route.request.method == "GET":
+            held.append(route)
+        else:
+            route.continue_()
+
     page.route(f"**/api/leads/{lead_id}", refuse)
+    page.route(re.compile(r"/api/leads\?"), hold_column_reads)
     page.get_by_test_id(f"move-menu-{lead_id}").click()
     page.get_by_test_id("move-to-won").click()
     toast = page.get_by_role("alert").filter(has_text=re.compile(r"ההעברה של \W*\+972545551212\W* נכשלה"))
     expect(toast).to_contain_text("database unavailable")
     expect(page.get_by_test_id("board-column-new").get_by_test_id(f"board-card-{lead_id}")).to_be_visible()
     expect(page.get_by_test_id("board-column-won").get_by_test_id(f"board-card-{lead_id}")).to_have_count(0)
+    for _ in range(50):  # page.wait_for_timeout lets Playwright hand the requests to the handler
+        if len(held) >= 2:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) >= 2, "the columns were not read again after the refusal"
     web.shots.take("rolled-back")
+
+    # The held reads land: the server agrees, the card stays where it is.
+    page.unroute(re.compile(r"/api/leads\?"), hold_column_reads)
+    for route in held:
+        route.continue_()
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_test_id("board-column-new").get_by_test_id(f"board-card-{lead_id}")).to_be_visible()
     assert web.api_get(f"/api/leads/{lead_id}").json()["status"] == "new"
 
 
