@@ -11,6 +11,8 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: false,
+    // scripts/initial-size.mjs reads it: each page's first load (shell + page + static imports).
+    manifest: true,
     chunkSizeWarningLimit: 600,
   },
   server: {

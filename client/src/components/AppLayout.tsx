@@ -41,7 +41,7 @@ export function LanguageSwitch() {
     <Button
       variant="subtle"
       size="compact-sm"
-      onClick={() => setLang(lang === 'he' ? 'en' : 'he')}
+      onClick={() => void setLang(lang === 'he' ? 'en' : 'he')}
       aria-label={t('lang.switchLabel')}
       data-testid="lang-switch"
     >

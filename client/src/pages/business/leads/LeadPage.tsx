@@ -14,7 +14,7 @@ import { Empty, ErrorState, errorText, LoadingState } from '../../../components/
 import { type MessageKey, useI18n } from '../../../i18n';
 import { formatDateTime } from '../../../lib/format';
 import { DuplicatePhone, duplicateLeadId, phoneWarning } from './fieldHelp';
-import { sourceLabel } from './LeadsPage';
+import { sourceLabel } from './labels';
 import { leadKeys, useLead, useRefreshLeads, useStatuses, useStatusLabels } from './queries';
 import { RemindersCard } from './RemindersCard';
 

@@ -11,7 +11,7 @@ import { ErrorState, errorText, LoadingState } from '../../../components/QuerySt
 import { useI18n } from '../../../i18n';
 import { isolate } from '../../../lib/format';
 import { beginMove, columnLeads, confirmMove, type MoveContext, neighbourStatus, rollbackMove } from '../../../lib/board';
-import { sourceLabel } from './LeadsPage';
+import { sourceLabel } from './labels';
 import { leadKeys, useApplyStatus, useBoardColumn, useStatuses } from './queries';
 
 const DRAG_TYPE = 'application/x-crm-lead';

@@ -1,21 +1,23 @@
 import { Button, Group, MultiSelect, SegmentedControl, Select, Stack, TextInput } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { useMemo } from 'react';
+import { lazy, Suspense, useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router';
 
 import { exportUrl, LEAD_SOURCES, type LeadSort } from '../../../api/leads';
 import { useCurrentMe } from '../../../components/MeContext';
 import { PageHeader } from '../../../components/PageHeader';
-import { type MessageKey, useI18n } from '../../../i18n';
+import { LoadingState } from '../../../components/QueryState';
+import { useI18n } from '../../../i18n';
 import { type FilterState, isFiltered, readFilters, toApiFilters, writeFilters } from '../../../lib/leadFilters';
 import { useUrlText } from '../../../lib/useUrlText';
-import { CreateLeadModal } from './CreateLeadModal';
-import { ImportModal } from './ImportModal';
-import { LeadsBoard } from './LeadsBoard';
+import { sourceLabel } from './labels';
 import { LeadsTable } from './LeadsTable';
 import { useStatuses } from './queries';
 
-export const sourceLabel = (source: string): MessageKey => `leads.source.${source}` as MessageKey;
+// Not in the table's first load: the board (a view of its own) and the two dialogs.
+const LeadsBoard = lazy(() => import('./LeadsBoard').then((module) => ({ default: module.LeadsBoard })));
+const CreateLeadModal = lazy(() => import('./CreateLeadModal').then((module) => ({ default: module.CreateLeadModal })));
+const ImportModal = lazy(() => import('./ImportModal').then((module) => ({ default: module.ImportModal })));
 
 export default function LeadsPage() {
   const { t } = useI18n();
@@ -25,6 +27,11 @@ export default function LeadsPage() {
   const apiFilters = useMemo(() => toApiFilters(filters), [filters]);
   const [creating, createModal] = useDisclosure(false);
   const [importing, importModal] = useDisclosure(false);
+  // Once opened, a dialog stays mounted: closing it keeps its state and its closing transition.
+  const [created, setCreated] = useState(false);
+  const [imported, setImported] = useState(false);
+  if (creating && !created) setCreated(true);
+  if (importing && !imported) setImported(true);
 
   const setFilters = (next: FilterState) => setParams(writeFilters(params, next), { replace: true });
   const setView = (value: string) => {
@@ -65,10 +72,15 @@ export default function LeadsPage() {
       {view === 'table' ? (
         <LeadsTable filters={apiFilters} filtered={isFiltered(filters)} />
       ) : (
-        <LeadsBoard filters={{ ...apiFilters, status: undefined }} />
+        <Suspense fallback={<LoadingState />}>
+          <LeadsBoard filters={{ ...apiFilters, status: undefined }} />
+        </Suspense>
       )}
-      <CreateLeadModal opened={creating} onClose={createModal.close} />
-      <ImportModal opened={importing} onClose={importModal.close} />
+      {/* Loaded on first open, kept mounted after (they close with their own transition). */}
+      <Suspense fallback={null}>
+        {creating || created ? <CreateLeadModal opened={creating} onClose={createModal.close} /> : null}
+        {importing || imported ? <ImportModal opened={importing} onClose={importModal.close} /> : null}
+      </Suspense>
     </Stack>
   );
 }

@@ -11,7 +11,7 @@ import { Empty, ErrorState, errorText, LoadingState } from '../../../components/
 import { useI18n } from '../../../i18n';
 import { uniqueLeads } from '../../../lib/board';
 import { formatDateTime } from '../../../lib/format';
-import { sourceLabel } from './LeadsPage';
+import { sourceLabel } from './labels';
 import { useApplyStatus, useLeadList, useRefreshLeads, useStatuses, useStatusLabels } from './queries';
 
 const ROW_HEIGHT = 44;
