@@ -214,11 +214,6 @@ export const en: Messages = {
   'dashboard.noCalls': 'No calls yet today',
   'dashboard.waiting': 'Calls and messages waiting',
 
-  'comingSoon.title': 'Coming soon',
-  'comingSoon.leads': 'Lead management (table, status board, reminders, import) is being built and will appear here.',
-  'comingSoon.calls': 'The call log with transcripts is being built and will appear here.',
-  'comingSoon.inbox': 'The WhatsApp inbox (conversations, sending, pausing the AI) is being built and will appear here.',
-  'comingSoon.widget': 'Appears here once the module is ready',
 
   'prompts.title': 'Agent prompts',
   'prompts.explain': 'The phone agent and the WhatsApp agent follow these prompts. A saved prompt applies from the next conversation.',
@@ -324,6 +319,7 @@ export const en: Messages = {
   'inbox.aiPaused': 'AI paused — a person answers',
   'inbox.pause': 'Pause the AI',
   'inbox.resume': 'Resume the AI',
+  'inbox.older': 'Older messages',
   'inbox.noMessages': 'No messages',
   'inbox.compose': 'Write a message…',
   'inbox.send': 'Send',
@@ -435,6 +431,8 @@ export const en: Messages = {
   'reminders.snooze1h': '1 hour',
   'reminders.snooze1d': '1 day',
   'reminders.snooze1w': '1 week',
+  'reminders.reschedule': 'Reschedule…',
+  'reminders.newDue': 'New time (Israel)',
   'reminders.updateFailed': 'Updating the reminder failed',
   'timeline.created': 'Lead created',
   'timeline.updated': 'Details updated',

@@ -213,11 +213,6 @@ export const he = {
   'dashboard.noCalls': 'עוד לא היו שיחות היום',
   'dashboard.waiting': 'שיחות והודעות שממתינות',
 
-  'comingSoon.title': 'בקרוב',
-  'comingSoon.leads': 'ניהול הלידים (טבלה, לוח לפי סטטוס, תזכורות וייבוא) נמצא בבנייה ויופיע כאן.',
-  'comingSoon.calls': 'יומן השיחות עם התמלולים נמצא בבנייה ויופיע כאן.',
-  'comingSoon.inbox': 'תיבת הוואטסאפ (שיחות, שליחה והשהיית הסוכן) נמצאת בבנייה ותופיע כאן.',
-  'comingSoon.widget': 'יופיע כאן כשהמודול יהיה מוכן',
 
   'prompts.title': 'הנחיות לסוכנים',
   'prompts.explain': 'הסוכן הקולי והסוכן בוואטסאפ פועלים לפי ההנחיות האלה. הנחיה שנשמרה חלה מהשיחה הבאה.',
@@ -323,6 +318,7 @@ export const he = {
   'inbox.aiPaused': 'הסוכן מושהה — נציג עונה',
   'inbox.pause': 'השהיית הסוכן',
   'inbox.resume': 'החזרת הסוכן',
+  'inbox.older': 'הודעות קודמות',
   'inbox.noMessages': 'אין הודעות',
   'inbox.compose': 'כתיבת הודעה…',
   'inbox.send': 'שליחה',
@@ -434,6 +430,8 @@ export const he = {
   'reminders.snooze1h': 'בשעה',
   'reminders.snooze1d': 'ביום',
   'reminders.snooze1w': 'בשבוע',
+  'reminders.reschedule': 'קביעת מועד אחר…',
+  'reminders.newDue': 'מועד חדש (שעון ישראל)',
   'reminders.updateFailed': 'עדכון התזכורת נכשל',
   'timeline.created': 'הליד נוצר',
   'timeline.updated': 'פרטים עודכנו',
