@@ -198,9 +198,13 @@ def test_admin_impersonates_a_new_business_and_edits_its_prompts(web: Web, serve
     page.mouse.wheel(0, 3000)
     expect(banner).to_be_in_viewport()
 
-    # Restore version 1: PUT of the old pair, saved as version 3.
+    # Restore version 1: PUT of the old pair, saved as version 3. The history is read again after
+    # the save: wait for version 2 in it, or that read lands between the clicks and moves the rows.
     history = page.get_by_test_id("prompt-history")
+    expect(history.get_by_test_id("history-2")).to_be_visible()
+    page.wait_for_load_state("networkidle")
     history.get_by_test_id("history-1").get_by_role("button").first.click()
+    expect(history.get_by_test_id("restore-1")).to_be_in_viewport()
     history.get_by_test_id("restore-1").click()
     page.get_by_role("dialog").get_by_test_id("confirm").click()
     expect(history.get_by_test_id("history-3")).to_be_visible()
