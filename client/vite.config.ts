@@ -1,8 +1,9 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
 
-// Flask serves dist/ on the same origin as the API; `npm run dev` proxies /api to a local `make run`.
-const backend = process.env.CRM_BACKEND ?? 'http://127.0.0.1:8123';
+// Flask serves dist/ on the same origin as the API. `npm run dev` (local work only) serves src/ with
+// hot reload and proxies /api to the server: `make run` on port 8000, or CRM_BACKEND=http://host:port.
+const backend = process.env.CRM_BACKEND ?? 'http://127.0.0.1:8000';
 
 export default defineConfig({
   plugins: [react()],
@@ -11,6 +12,8 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: false,
+    // scripts/initial-size.mjs reads it: each page's first load (shell + page + static imports).
+    manifest: true,
     chunkSizeWarningLimit: 600,
   },
   server: {

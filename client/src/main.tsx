@@ -11,7 +11,7 @@ import { RouterProvider } from 'react-router';
 
 import { configureHttp } from './api/http';
 import { loginPath } from './components/Guards';
-import { directionOf, getLang, useI18n } from './i18n';
+import { directionOf, getLang, restoreLang, useI18n } from './i18n';
 import { queryClient } from './queryClient';
 import { router } from './router';
 
@@ -40,7 +40,9 @@ function DirectionSync() {
 const root = document.getElementById('root');
 if (!root) throw new Error('#root is missing from index.html');
 
-createRoot(root).render(
+// The stored language's dictionary first (English is a chunk of its own).
+void restoreLang().then(() =>
+  createRoot(root).render(
   <StrictMode>
     <DirectionProvider initialDirection={directionOf(getLang())} detectDirection={false}>
       <MantineProvider theme={theme} defaultColorScheme="light">
@@ -52,4 +54,5 @@ createRoot(root).render(
       </MantineProvider>
     </DirectionProvider>
   </StrictMode>,
+),
 );

@@ -26,6 +26,7 @@ class NotReady(ApiError):
 
 
 CLIENT_DIST = PROJECT_ROOT / "client" / "dist"
+ASSET_MAX_AGE = 365 * 24 * 3600
 
 
 @bp.get("/healthz")
@@ -116,11 +117,12 @@ def spa(path: str) -> Response:
     if path.startswith(("api/", "webhook/", "ws/")) or path in ("api", "webhook", "ws"):
         return error_response(404, "not_found", "no_such_route", f"No route /{path}.")
     if path and (CLIENT_DIST / path).is_file():
-        response = send_from_directory(CLIENT_DIST, path)
-        if path.startswith("assets/"):
-            response.cache_control.public = True
-            response.cache_control.max_age = 31536000
-            response.cache_control.immutable = True
+        if not path.startswith("assets/"):
+            return send_from_directory(CLIENT_DIST, path)
+        # Hashed file names: cached for a year and never revalidated. (Setting max-age on the
+        # response afterwards kept send_file's no-cache: every asset was asked for again.)
+        response = send_from_directory(CLIENT_DIST, path, max_age=ASSET_MAX_AGE)
+        response.cache_control.immutable = True
         return response
     index = CLIENT_DIST / "index.html"
     if not index.exists():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from flask import Flask
 from sqlalchemy import text
@@ -81,3 +83,25 @@ def test_unknown_api_route_and_method_are_json(world: World) -> None:
 def test_request_id_is_echoed(world: World) -> None:
     response = world.client().client.get("/healthz", headers={"X-Request-ID": "abc123"})
     assert response.headers["X-Request-ID"] == "abc123"
+
+
+def test_built_assets_are_cached_for_good_and_the_page_is_always_checked(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.web import views
+
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text("<!doctype html><title>app</title>")
+    (tmp_path / "assets" / "index-AbC123.js").write_text("console.log(1)")
+    (tmp_path / "favicon.svg").write_text("<svg/>")
+    monkeypatch.setattr(views, "CLIENT_DIST", tmp_path)
+    client = world.client()
+
+    asset = client.get("/assets/index-AbC123.js")
+    assert asset.status_code == 200
+    assert asset.cache_control.max_age == 365 * 24 * 3600 and asset.cache_control.immutable
+    assert asset.cache_control.public and not asset.cache_control.no_cache
+    for path in ("/", "/app/leads"):
+        page = client.get(path)
+        assert page.status_code == 200 and page.cache_control.no_cache
+    assert client.get("/favicon.svg").status_code == 200

@@ -9,6 +9,9 @@ export interface Business {
   voice_numbers: string[];
   whatsapp_numbers: string[];
   meta_phone_number_id: string | null;
+  /** The Meta access token is write-only: reads only say whether one is stored. */
+  meta_access_token_set: boolean;
+  twilio_messaging_service_sid: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -33,13 +36,17 @@ export interface BusinessInput {
   voice_numbers: string[];
   whatsapp_numbers: string[];
   meta_phone_number_id: string | null;
+  /** Absent: keep what is stored; a string: replace it; null (PATCH only): remove it. */
+  meta_access_token?: string | null;
+  twilio_messaging_service_sid: string | null;
 }
 
 export type BusinessPatch = Partial<BusinessInput> & { is_active?: boolean };
 
 export const listBusinesses = (query: BusinessQuery, signal?: AbortSignal) =>
   http.get<Paged<Business>>('/api/admin/businesses', { ...query }, signal);
-export const getBusiness = (id: number) => http.get<Business>(`/api/admin/businesses/${id}`);
+export const getBusiness = (id: number, signal?: AbortSignal) =>
+  http.get<Business>(`/api/admin/businesses/${id}`, undefined, signal);
 export const createBusiness = (input: BusinessInput) => http.post<Business>('/api/admin/businesses', input);
 export const updateBusiness = (id: number, patch: BusinessPatch) =>
   http.patch<Business>(`/api/admin/businesses/${id}`, patch);

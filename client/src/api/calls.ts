@@ -43,8 +43,10 @@ export interface CallFilters {
   status?: string[];
   from_number?: string;
   lead_id?: number;
+  /** ISO 8601 with an offset (the server refuses a naive time). */
+  started_from?: string;
 }
 
-export const listCalls = (filters: CallFilters, cursor: string | undefined, signal?: AbortSignal) =>
-  http.get<CallPage>('/api/calls', { status: filters.status, from_number: filters.from_number, lead_id: filters.lead_id, cursor, limit: 50 }, signal);
+export const listCalls = (filters: CallFilters, cursor: string | undefined, signal?: AbortSignal, limit = 50) =>
+  http.get<CallPage>('/api/calls', { ...filters, cursor, limit }, signal);
 export const getCall = (id: number, signal?: AbortSignal) => http.get<CallDetail>(`/api/calls/${id}`, undefined, signal);

@@ -153,12 +153,49 @@ describe('403 csrf_failed: fetch a fresh token once and retry once', () => {
     expect(String(errors.mock.calls[0]?.[0])).toContain('fresh-3');
   });
 
-  it('does not retry a GET or a 403 of another reason', async () => {
+  it('the retry sends the token /api/auth/csrf returned, even when the stale cookie survives', async () => {
+    setCookie('stale');
+    // The fresh token comes in the body; the cookie it set did not replace the stale one (another
+    // path or domain, a browser that kept the old one): the retry must not read the cookie again.
+    const calls = fakeServer((call, index) => {
+      if (call.url === '/api/auth/csrf') return { status: 200, body: { csrfToken: 'fresh-4' } };
+      return index === 0 ? forbidden('csrf_failed') : { status: 200, body: { ok: true } };
+    });
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+
+    await expect(http.post('/api/leads', { phone: '0502345678' })).resolves.toEqual({ ok: true });
+
+    expect(readCookie('XSRF-TOKEN')).toBe('stale');
+    expect(calls.map((c) => `${c.method} ${c.url} ${c.headers[CSRF_HEADER] ?? '-'}`)).toEqual([
+      'POST /api/leads stale',
+      'GET /api/auth/csrf -',
+      'POST /api/leads fresh-4',
+    ]);
+  });
+
+  it("without a cookie the first write sends the csrf response body's token", async () => {
+    const calls = fakeServer((call) =>
+      call.url === '/api/auth/csrf' ? { status: 200, body: { csrfToken: 'from-body' }, setCookie: 'old-cookie' } : { status: 200, body: {} },
+    );
+    await http.patch('/api/leads/7', { status: 'won' });
+    expect(calls[1]?.headers[CSRF_HEADER]).toBe('from-body');
+  });
+
+  it('does not retry a 403 of another reason', async () => {
     setCookie('tok');
     const calls = fakeServer(() => forbidden('role_mismatch'));
     vi.spyOn(console, 'error').mockImplementation(() => {});
     await expect(http.post('/api/admin/users', {})).rejects.toBeInstanceOf(ApiError);
     expect(calls).toHaveLength(1);
+  });
+
+  it('does not retry a GET, nor fetch a token for it (a GET is never CSRF-checked)', async () => {
+    setCookie('tok');
+    const calls = fakeServer(() => forbidden('csrf_failed'));
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    await expect(http.get('/api/leads')).rejects.toMatchObject({ status: 403, reason: 'csrf_failed' });
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['GET /api/leads']);
+    expect(errors).toHaveBeenCalledTimes(1);
   });
 });
 

@@ -4,7 +4,11 @@
  * - every request: credentials 'include' (the session cookie), Accept JSON;
  * - every POST/PUT/PATCH/DELETE: Content-Type application/json and X-CSRFToken read from the
  *   XSRF-TOKEN cookie (fetched from GET /api/auth/csrf when the cookie is missing);
- * - 403 reason=csrf_failed on a write: fetch a fresh token once and retry once;
+ * - the one exception to JSON: an upload (`RequestOptions.raw`). The CSV import sends the file as
+ *   the raw `text/csv` body, which POST /api/leads/import reads as is (no multipart, no base64 in
+ *   JSON); it is still a write, so it carries X-CSRFToken like every other;
+ * - 403 reason=csrf_failed on a write: fetch a fresh token once and retry once, with the token that
+ *   GET /api/auth/csrf just returned (not the cookie again: a stale cookie may survive beside it);
  * - 401: go to the login page;
  * - any other 403: a toast with the server's reason, and console.error with the cookie value, the
  *   header that was sent and the reason, never an empty Error {}.
@@ -132,7 +136,8 @@ export function readCookie(name: string): string | null {
 
 let csrfInFlight: Promise<string> | null = null;
 
-/** GET /api/auth/csrf: the server sets the XSRF-TOKEN cookie; concurrent callers share one request. */
+/** GET /api/auth/csrf: the server sets the XSRF-TOKEN cookie and returns the same token in the body;
+ *  the body wins (it is what the server just issued). Concurrent callers share one request. */
 export function refreshCsrf(): Promise<string> {
   csrfInFlight ??= (async () => {
     try {
@@ -141,7 +146,7 @@ export function refreshCsrf(): Promise<string> {
       if (!response.ok) {
         throw new ApiError('GET', CSRF_URL, response.status, asErrorBody(body), `http_${response.status}`);
       }
-      const token = readCookie(CSRF_COOKIE) ?? (body as { csrfToken?: string } | null)?.csrfToken ?? null;
+      const token = (body as { csrfToken?: string } | null)?.csrfToken || readCookie(CSRF_COOKIE);
       if (!token) {
         throw new ApiError('GET', CSRF_URL, response.status, null, 'csrf_token_missing');
       }
@@ -222,17 +227,18 @@ interface Attempt {
   header: string | null;
 }
 
-async function attempt(method: Method, url: string, options: RequestOptions): Promise<Attempt> {
+/** One try. `token`: the CSRF token to send instead of the cookie's (the retry's fresh one). */
+async function attempt(method: Method, url: string, options: RequestOptions, token?: string): Promise<Attempt> {
   const headers: Record<string, string> = acceptJson();
-  const isWrite = WRITES.has(method);
   let cookie = readCookie(CSRF_COOKIE);
   let header: string | null = null;
-  if (isWrite) {
+  if (WRITES.has(method)) {
     headers['Content-Type'] = options.raw?.contentType ?? 'application/json';
-    if (cookie === null) {
-      const fresh = await refreshCsrf();
+    if (token !== undefined) {
+      header = token;
+    } else if (cookie === null) {
+      header = await refreshCsrf();
       cookie = readCookie(CSRF_COOKIE);
-      header = cookie ?? fresh;
     } else {
       header = cookie;
     }
@@ -255,9 +261,10 @@ export async function request<T>(method: Method, path: string, options: RequestO
     WRITES.has(method) &&
     asErrorBody(result.payload)?.reason === 'csrf_failed'
   ) {
-    // The token went stale (a new session at login, an expired cookie): fetch a fresh one, retry once.
-    await refreshCsrf();
-    result = await attempt(method, url, options);
+    // The token went stale (a new session at login, an expired cookie): fetch a fresh one, retry once
+    // with exactly that token.
+    const fresh = await refreshCsrf();
+    result = await attempt(method, url, options, fresh);
   }
 
   const { response, payload } = result;

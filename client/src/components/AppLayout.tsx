@@ -7,7 +7,7 @@ import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 import { logout, type Me } from '../api/auth';
 import { type MessageKey, useI18n } from '../i18n';
 import { isAdminMode } from '../session';
-import { Bdi } from './Bdi';
+import { Bdi, Name } from './Bdi';
 import { BANNER_HEIGHT, ImpersonationBanner } from './ImpersonationBanner';
 import { useCurrentMe } from './MeContext';
 import { NotificationsBell } from './NotificationsBell';
@@ -41,7 +41,7 @@ export function LanguageSwitch() {
     <Button
       variant="subtle"
       size="compact-sm"
-      onClick={() => setLang(lang === 'he' ? 'en' : 'he')}
+      onClick={() => void setLang(lang === 'he' ? 'en' : 'he')}
       aria-label={t('lang.switchLabel')}
       data-testid="lang-switch"
     >
@@ -65,7 +65,7 @@ function WhoAmI({ me }: { me: Me }) {
       </Badge>
       {me.role === 'business' && me.tenant ? (
         <Text size="sm" c="dimmed">
-          · <Bdi>{me.tenant.name}</Bdi>
+          · <Name>{me.tenant.name}</Name>
         </Text>
       ) : null}
     </Group>

@@ -11,7 +11,7 @@ import { formatRemaining } from '../lib/format';
 import { useNow } from '../lib/useNow';
 import { meKey } from '../session';
 import { errorText } from './QueryState';
-import { Bdi } from './Bdi';
+import { Bdi, Name } from './Bdi';
 import { Trans } from './Trans';
 
 export const BANNER_HEIGHT = 44;
@@ -72,7 +72,7 @@ export function ImpersonationBanner({ me }: { me: Me }) {
           disabled={!me.impersonation?.reason}
         >
           <Text fw={700} size="sm" truncate="end" maw="50vw">
-            <Trans k="impersonation.banner" values={{ business: <Bdi>{business}</Bdi> }} />
+            <Trans k="impersonation.banner" values={{ business: <Name>{business}</Name> }} />
           </Text>
         </Tooltip>
         <Text aria-hidden>·</Text>

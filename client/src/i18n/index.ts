@@ -1,15 +1,19 @@
 /** The app's two languages: Hebrew (default, right to left) and English. No library: a small
- *  store that components read through useI18n() and non-React code through translate(). */
+ *  store that components read through useI18n() and non-React code through translate().
+ *  English is its own chunk, fetched when chosen: most visits never need it (~14 KB gzipped). */
 import { useCallback, useSyncExternalStore } from 'react';
 
-import { en } from './en';
 import { he, type MessageKey, type Messages } from './he';
 
 export type { MessageKey } from './he';
 export type Lang = 'he' | 'en';
 export type Params = Record<string, string | number>;
 
-const dictionaries: Record<Lang, Messages> = { he, en };
+const dictionaries: Partial<Record<Lang, Messages>> = { he };
+const loaders: Record<Lang, () => Promise<Messages>> = {
+  he: async () => he,
+  en: () => import('./en').then((module) => module.en),
+};
 const STORAGE_KEY = 'crm.lang';
 const listeners = new Set<() => void>();
 
@@ -21,7 +25,8 @@ function storedLang(): Lang {
   }
 }
 
-let current: Lang = storedLang();
+// Hebrew until the stored choice's dictionary is here (main.tsx waits for it before rendering).
+let current: Lang = 'he';
 
 export function directionOf(lang: Lang): 'rtl' | 'ltr' {
   return lang === 'he' ? 'rtl' : 'ltr';
@@ -40,10 +45,25 @@ function applyToDocument(lang: Lang): void {
   if (typeof document === 'undefined') return;
   document.documentElement.lang = lang;
   document.documentElement.dir = directionOf(lang);
-  document.title = dictionaries[lang]['app.name'];
+  document.title = (dictionaries[lang] ?? he)['app.name'];
 }
 
-export function setLang(lang: Lang): void {
+async function load(lang: Lang): Promise<void> {
+  dictionaries[lang] ??= await loaders[lang]();
+}
+
+/** The language chosen last time (localStorage), loaded and applied. */
+export async function restoreLang(): Promise<void> {
+  const lang = storedLang();
+  if (lang === current) return;
+  await load(lang);
+  current = lang;
+  applyToDocument(lang);
+  listeners.forEach((listener) => listener());
+}
+
+export async function setLang(lang: Lang): Promise<void> {
+  await load(lang);
   current = lang;
   try {
     globalThis.localStorage?.setItem(STORAGE_KEY, lang);
@@ -64,7 +84,7 @@ function fill(template: string, params: Params): string {
 
 /** Look a key up in the current language; unknown keys give `fallback` (or the key itself). */
 export function translate(key: string, params: Params = {}, fallback?: string): string {
-  const dictionary = dictionaries[current] as Record<string, string>;
+  const dictionary = (dictionaries[current] ?? he) as Record<string, string>;
   const template = dictionary[key] ?? (he as Record<string, string>)[key];
   if (template === undefined) return fallback ?? key;
   return fill(template, params);

@@ -2,7 +2,17 @@ import { QueryClient } from '@tanstack/react-query';
 import { describe, expect, it } from 'vitest';
 
 import type { Lead } from '../api/leads';
-import { beginMove, type ColumnData, columnLeads, confirmMove, neighbourStatus, rollbackMove, withLeadOnTop } from './board';
+import {
+  beginMove,
+  type ColumnData,
+  columnLeads,
+  confirmMove,
+  firstPageOnly,
+  neighbourStatus,
+  rollbackMove,
+  withLeadOnTop,
+  withStatus,
+} from './board';
 
 function lead(id: number, status: string): Lead {
   return {
@@ -112,5 +122,31 @@ describe('board move', () => {
     expect(neighbourStatus(order, 'lost', 1)).toBeNull();
     expect(neighbourStatus(order, 'won', -1)).toBe('qualified');
     expect(neighbourStatus(order, 'gone', 1)).toBeNull();
+  });
+});
+
+describe('a status change in a loaded list, without reading it again', () => {
+  const list = () => column([lead(1, 'new'), lead(2, 'new')], [lead(3, 'contacted'), lead(4, 'new')]);
+
+  it('changes the rows in place, on every page, in an unfiltered list', () => {
+    const next = withStatus(list(), new Set([2, 4]), 'won');
+    expect(next.pages.map((page) => page.items.map((l) => `${l.id}:${l.status}`))).toEqual([
+      ['1:new', '2:won'],
+      ['3:contacted', '4:won'],
+    ]);
+    expect(next.pages[0]!.items[1]!.status_changed_at).not.toBeNull();
+    expect(next.pageParams).toEqual(list().pageParams);
+  });
+
+  it('keeps them in a list filtered to include that status, drops them from one that does not', () => {
+    expect(columnLeads(withStatus(list(), new Set([2]), 'won', ['new', 'won'])).map((l) => l.id)).toEqual([1, 2, 3, 4]);
+    expect(columnLeads(withStatus(list(), new Set([2, 4]), 'won', ['new'])).map((l) => l.id)).toEqual([1, 3]);
+  });
+
+  it('an off-screen list keeps only its first page and the cursor after it', () => {
+    const trimmed = firstPageOnly(list());
+    expect(trimmed.pages).toHaveLength(1);
+    expect(trimmed.pages[0]!.next_cursor).toBe('c0');
+    expect(trimmed.pageParams).toEqual([undefined]);
   });
 });

@@ -7,6 +7,11 @@
  * 3. PATCH /api/leads/<id> {status};
  * 4. on error: put both columns back exactly as they were (the snapshot) and say why;
  *    on success: the server's row replaces the optimistic one; both columns are refetched after.
+ *
+ * The table's list is an infinite query too. After a write it is never invalidated: a refetch
+ * re-reads every loaded page one after the other (50 requests with 10,000 rows). A status change
+ * of known rows edits them in place (`withStatus`); a write that adds or reorders rows starts the
+ * list again from its first page (queries.ts: useRefreshLeads).
  */
 import type { InfiniteData, QueryClient, QueryKey } from '@tanstack/react-query';
 
@@ -106,4 +111,27 @@ function restore(client: QueryClient, key: QueryKey, data: ColumnData | undefine
 export function confirmMove(client: QueryClient, context: MoveContext, saved: Lead): void {
   const current = client.getQueryData<ColumnData>(context.toKey);
   if (current) client.setQueryData<ColumnData>(context.toKey, replaceLead(current, saved));
+}
+
+/** Leads `ids` now have `status`: changed in place, or dropped from a list that shows only other
+ *  statuses (`shown`: the list's status filter; none: every status). */
+export function withStatus(data: ColumnData, ids: ReadonlySet<number>, status: string, shown?: readonly string[]): ColumnData {
+  const drop = shown !== undefined && shown.length > 0 && !shown.includes(status);
+  const at = new Date().toISOString();
+  return {
+    ...data,
+    pages: data.pages.map((page) => ({
+      ...page,
+      items: drop
+        ? page.items.filter((lead) => !ids.has(lead.id))
+        : page.items.map((lead) => (ids.has(lead.id) && lead.status !== status ? { ...lead, status, status_changed_at: at } : lead)),
+    })),
+  };
+}
+
+/** Only the first page (and its cursor to the next): what a list keeps once it is off screen, so
+ *  that showing it again reads one page, not all of them. */
+export function firstPageOnly(data: ColumnData): ColumnData {
+  if (data.pages.length <= 1) return data;
+  return { pages: data.pages.slice(0, 1), pageParams: data.pageParams.slice(0, 1) };
 }

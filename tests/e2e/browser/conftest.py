@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,23 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 RESULTS = ROOT / "test-results" / "browser"
+
+# React reports every commit to the devtools hook, production builds included: a stand-in hook
+# counts them (a page that re-renders while nobody touches it shows up here), and every request.
+COUNT_RENDERS = """
+window.__activity = { commits: 0, requests: 0 };
+window.__REACT_DEVTOOLS_GLOBAL_HOOK__ = {
+  supportsFiber: true,
+  renderers: new Map(),
+  inject(renderer) { this.renderers.set(1, renderer); return 1; },
+  onCommitFiberRoot() { window.__activity.commits += 1; },
+  onCommitFiberUnmount() {},
+  onPostCommitFiberRoot() {},
+  checkDCE() {},
+};
+new PerformanceObserver((list) => { window.__activity.requests += list.getEntries().length; })
+  .observe({ type: 'resource' });
+"""
 
 
 def _missing(what: str) -> None:
@@ -88,6 +106,21 @@ class Web:
     def goto(self, path: str) -> None:
         self.page.goto(f"{self.base}{path}")
 
+    def activity_while_idle(self, seconds: float = 1.5) -> dict[str, int]:
+        """React commits and requests in `seconds` once the page has settled (nothing for 0.7 s,
+        or 8 s passed: a page that never settles is measured anyway). Both should be none."""
+        read = "({commits: window.__activity.commits, requests: window.__activity.requests})"
+        deadline = time.monotonic() + 8
+        last, quiet_since = self.page.evaluate(read), time.monotonic()
+        while time.monotonic() - quiet_since < 0.7 and time.monotonic() < deadline:
+            self.page.wait_for_timeout(100)
+            now = self.page.evaluate(read)
+            if now != last:
+                last, quiet_since = now, time.monotonic()
+        self.page.wait_for_timeout(seconds * 1000)
+        after = self.page.evaluate(read)
+        return {key: after[key] - last[key] for key in last}
+
     def api_get(self, path: str) -> Any:
         """GET with the tab's own cookies (the same session as the page)."""
         return self.context.request.get(f"{self.base}{path}")
@@ -103,6 +136,7 @@ def web(
     context = chromium.new_context(
         locale="he-IL", timezone_id="Asia/Jerusalem", viewport={"width": 1366, "height": 900}
     )
+    context.add_init_script(COUNT_RENDERS)
     page = context.new_page()
     page.set_default_timeout(15_000)
     test = re.sub(r"[^\w.-]+", "_", request.node.name)

@@ -198,9 +198,13 @@ def test_admin_impersonates_a_new_business_and_edits_its_prompts(web: Web, serve
     page.mouse.wheel(0, 3000)
     expect(banner).to_be_in_viewport()
 
-    # Restore version 1: PUT of the old pair, saved as version 3.
+    # Restore version 1: PUT of the old pair, saved as version 3. The history is read again after
+    # the save: wait for version 2 in it, or that read lands between the clicks and moves the rows.
     history = page.get_by_test_id("prompt-history")
+    expect(history.get_by_test_id("history-2")).to_be_visible()
+    page.wait_for_load_state("networkidle")
     history.get_by_test_id("history-1").get_by_role("button").first.click()
+    expect(history.get_by_test_id("restore-1")).to_be_in_viewport()
     history.get_by_test_id("restore-1").click()
     page.get_by_role("dialog").get_by_test_id("confirm").click()
     expect(history.get_by_test_id("history-3")).to_be_visible()
@@ -395,3 +399,160 @@ def test_admin_creates_a_business_user_whose_generated_password_works(
     assert old.status == 401
     # That failed login must not have touched the admin's own session.
     expect(page.get_by_test_id("users-table")).to_be_visible()
+
+
+# Where the first and the last character of an element's text are drawn: a right-to-left name starts
+# on the right. "2 אחים (חיפה)" forced to ltr is drawn as "אחים (חיפה) 2" read from the right, the
+# number at the wrong end ("קפה (חיפה) 2" happens to look the same either way).
+FIRST_AND_LAST_X = """
+(element) => {
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  const nodes = [];
+  while (walker.nextNode()) if (walker.currentNode.textContent.trim()) nodes.push(walker.currentNode);
+  const first = nodes[0], last = nodes[nodes.length - 1];
+  const at = (node, index) => {
+    const range = document.createRange();
+    range.setStart(node, index);
+    range.setEnd(node, index + 1);
+    return range.getBoundingClientRect().x;
+  };
+  const end = last.textContent.trimEnd().length - 1;
+  return { first: at(first, first.textContent.indexOf(first.textContent.trim()[0])), last: at(last, end) };
+}
+"""
+
+
+def expect_name_right_to_left(name: Any) -> None:
+    """A Hebrew name in its own isolate, laid out right to left (not forced to ltr)."""
+    assert name.get_attribute("dir") in (None, "auto")
+    assert name.evaluate("(element) => element.matches(':dir(rtl)')")
+    x = name.evaluate(FIRST_AND_LAST_X)
+    assert x["first"] > x["last"], f"the name is drawn left to right: {x}"
+
+
+def test_admin_sets_provider_settings_and_a_hebrew_name_reads_right_to_left(web: Web, server: Any) -> None:
+    page = web.page
+    name = "2 אחים (חיפה)"
+    sid = "MG0123456789abcdef0123456789abcdef"
+    web.goto("/login")
+    sign_in(web, server.admin_email, server.admin_password)
+    expect(page).to_have_url(re.compile(r"/admin/businesses$"))
+
+    # Create it with the WhatsApp provider settings; the token is write-only.
+    page.get_by_test_id("new-business").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("שם העסק").fill(name)
+    dialog.get_by_label("מספרי וואטסאפ").fill("050-234-5678")
+    dialog.get_by_label("Twilio Messaging Service SID").fill(sid)
+    dialog.get_by_label(re.compile("^Meta phone_number_id")).fill("1098765432")
+    dialog.get_by_test_id("meta-access-token").fill("EAAG-secret-1")
+    expect(dialog.get_by_test_id("meta-access-token")).to_have_attribute("type", "password")
+    dialog.get_by_test_id("save-business").click()
+    expect(dialog).to_be_hidden()
+    row = page.get_by_role("row").filter(has_text="+972502345678")
+    expect(row).to_contain_text(name)
+    expect_name_right_to_left(row.locator("bdi").first)
+    listed = web.api_get("/api/admin/businesses").json()["items"]
+    business = next(b for b in listed if b["name"] == name)
+    assert business["meta_access_token_set"] is True
+    assert business["twilio_messaging_service_sid"] == sid
+    assert "EAAG" not in str(listed)
+
+    def edit() -> Any:
+        row.get_by_role("button", name="עריכה").click()
+        form = page.get_by_test_id("business-form")
+        expect(form).to_be_visible()
+        return form
+
+    def save(form: Any) -> None:
+        form.get_by_test_id("save-business").click()
+        expect(form).to_be_hidden()
+
+    def stored() -> Any:
+        return web.api_get(f"/api/admin/businesses/{business['id']}").json()
+
+    # Edit: never filled from the server, shown as "set"; saving an empty box keeps it.
+    form = edit()
+    expect(form.get_by_test_id("meta-access-token")).to_have_value("")
+    expect(form.get_by_test_id("meta-token-state")).to_have_text("מוגדר")
+    expect(form.get_by_label("Twilio Messaging Service SID")).to_have_value(sid)
+    web.shots.take("provider-settings")
+    form.get_by_label("Twilio Messaging Service SID").fill("MGfedcba9876543210fedcba9876543210")
+    save(form)
+    assert stored()["meta_access_token_set"] is True
+    assert stored()["twilio_messaging_service_sid"] == "MGfedcba9876543210fedcba9876543210"
+
+    # Remove it, then set a new one.
+    form = edit()
+    form.get_by_test_id("meta-token-clear").check()
+    expect(form.get_by_test_id("meta-access-token")).to_be_disabled()
+    save(form)
+    assert stored()["meta_access_token_set"] is False
+    form = edit()
+    expect(form.get_by_test_id("meta-token-state")).to_have_text("לא מוגדר")
+    expect(form.get_by_test_id("meta-token-clear")).to_have_count(0)
+    form.get_by_test_id("meta-access-token").fill("EAAG-secret-2")
+    save(form)
+    assert stored()["meta_access_token_set"] is True
+
+    # Impersonating it: the banner's name is isolated and reads right to left.
+    row.get_by_role("button", name="התחזות").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("סיבת ההתחזות").fill("בדיקת כיווניות")
+    dialog.get_by_test_id("start-impersonation").click()
+    banner = page.get_by_test_id("impersonation-banner")
+    expect(banner).to_contain_text(f"צופה כ־{name}")
+    expect_name_right_to_left(banner.locator("bdi").first)
+    web.shots.take("banner-hebrew-name")
+    banner.get_by_role("button", name="יציאה").click()
+    expect(page).to_have_url(re.compile(r"/admin/businesses$"))
+
+
+def test_business_pickers_and_names_reach_past_the_first_page(web: Web, server: Any, app: Flask) -> None:
+    """More businesses than one page of the list (200): the user and audit pages still name them,
+    and the pickers find any of them by a part of the name."""
+    with app.app_context():
+        for index in range(205):
+            make_business(f"סלון {index:03d}")
+        edge = make_business("תחנת קצה")  # sorts after all of them
+        make_user("owner@edge-demo.co.il", "business", edge.id)
+    page = web.page
+    web.goto("/login")
+    sign_in(web, server.admin_email, server.admin_password)
+    expect(page).to_have_url(re.compile(r"/admin/businesses$"))
+
+    # The users table names the business, though it is not on the list's first page.
+    page.get_by_role("link", name="משתמשים").click()
+    row = page.get_by_role("row").filter(has_text="owner@edge-demo.co.il")
+    expect(row).to_contain_text("תחנת קצה")
+
+    # The filter finds it by a fragment, and only its user is listed.
+    picker = page.get_by_test_id("users-business-filter")
+    picker.fill("קצה")
+    page.get_by_role("option", name="תחנת קצה").click()
+    expect(page.get_by_test_id("users-table").get_by_role("row")).to_have_count(2)
+    expect(row).to_be_visible()
+
+    # A new user of that business, picked in the form the same way.
+    page.get_by_test_id("new-user").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("אימייל").fill("desk@edge-demo.co.il")
+    dialog.get_by_test_id("user-business").fill("קצה")
+    page.get_by_role("option", name="תחנת קצה").click()
+    dialog.get_by_test_id("save-user").click()
+    page.get_by_role("dialog").filter(has_text="הסיסמה מוצגת פעם אחת בלבד").get_by_role(
+        "button", name="סגירה"
+    ).click()
+    created = web.api_get("/api/admin/users?q=desk@edge-demo.co.il").json()["items"]
+    assert [user["business_id"] for user in created] == [edge.id]
+    expect(page.get_by_role("row").filter(has_text="desk@edge-demo.co.il")).to_contain_text("תחנת קצה")
+    web.shots.take("users-far-business")
+
+    # The audit log: filtered by it, its rows carry its name.
+    page.get_by_role("link", name="יומן פעולות").click()
+    page.get_by_test_id("audit-business-filter").fill("קצה")
+    page.get_by_role("option", name="תחנת קצה").click()
+    table = page.get_by_test_id("audit-table")
+    expect(table).to_contain_text("desk@edge-demo.co.il")
+    expect(table.get_by_role("row").nth(1)).to_contain_text("תחנת קצה")
+    web.shots.take("audit-far-business")

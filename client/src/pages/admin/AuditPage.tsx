@@ -1,14 +1,15 @@
-import { Button, Code, Group, Select, Stack, Table, Text, TextInput } from '@mantine/core';
+import { Button, Code, Group, Stack, Table, Text, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
-import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
+import { useInfiniteQuery } from '@tanstack/react-query';
+import { useState } from 'react';
 
-import { type AuditQuery, listAudit, listBusinesses } from '../../api/admin';
+import { type AuditQuery, listAudit } from '../../api/admin';
 import { Bdi } from '../../components/Bdi';
 import { PageHeader } from '../../components/PageHeader';
 import { Empty, ErrorState, LoadingState } from '../../components/QueryState';
 import { useI18n } from '../../i18n';
 import { formatDateTime, jerusalemMidnightIso } from '../../lib/format';
+import { BusinessName, BusinessPicker } from './BusinessPicker';
 
 const LIMIT = 50;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
@@ -37,25 +38,21 @@ function AuditDetails({ details }: { details: Record<string, unknown> }) {
 export default function AuditPage() {
   const { t } = useI18n();
   const [action, setAction] = useState('');
-  const [businessId, setBusinessId] = useState<string | null>(null);
+  const [businessId, setBusinessId] = useState<number | null>(null);
   const [actor, setActor] = useState('');
   const [impersonationId, setImpersonationId] = useState('');
   const [since, setSince] = useState('');
   const [until, setUntil] = useState('');
-  const [debounced] = useDebouncedValue({ action, actor, impersonationId }, 300);
-
-  const businesses = useQuery({
-    queryKey: ['admin', 'businesses', 'options', ''],
-    queryFn: ({ signal }) => listBusinesses({ page_size: 200 }, signal),
-    staleTime: 60_000,
-  });
-  const businessNames = useMemo(() => new Map((businesses.data?.items ?? []).map((b) => [b.id, b.name])), [businesses.data]);
+  // One debounce per string: a debounced object is new on every render (a render every 300 ms).
+  const [debouncedAction] = useDebouncedValue(action, 300);
+  const [debouncedActor] = useDebouncedValue(actor, 300);
+  const [debouncedImpersonation] = useDebouncedValue(impersonationId, 300);
 
   const filters: AuditQuery = {
-    action: debounced.action.trim() || undefined,
-    business_id: businessId ? Number(businessId) : undefined,
-    actor_id: positiveInt(debounced.actor),
-    impersonation_id: positiveInt(debounced.impersonationId),
+    action: debouncedAction.trim() || undefined,
+    business_id: businessId ?? undefined,
+    actor_id: positiveInt(debouncedActor),
+    impersonation_id: positiveInt(debouncedImpersonation),
     since: since ? jerusalemMidnightIso(since) : undefined,
     // "to date" includes that whole day in Israel.
     until: until ? jerusalemMidnightIso(until, 1) : undefined,
@@ -82,14 +79,13 @@ export default function AuditPage() {
           onChange={(event) => setAction(event.currentTarget.value)}
           w={220}
         />
-        <Select
+        <BusinessPicker
           label={t('audit.filter.business')}
           clearable
-          searchable
           value={businessId}
           onChange={setBusinessId}
-          data={(businesses.data?.items ?? []).map((b) => ({ value: String(b.id), label: b.name }))}
           w={200}
+          data-testid="audit-business-filter"
         />
         <TextInput
           label={t('audit.filter.actor')}
@@ -167,7 +163,7 @@ export default function AuditPage() {
                       </Code>
                     </Table.Td>
                     <Table.Td className="nowrap">
-                      {entry.business_id === null ? '—' : <Bdi>{businessNames.get(entry.business_id) ?? `#${entry.business_id}`}</Bdi>}
+                      {entry.business_id === null ? '—' : <BusinessName id={entry.business_id} />}
                     </Table.Td>
                     <Table.Td>
                       {entry.target_type ? (

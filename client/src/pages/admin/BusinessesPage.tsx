@@ -1,9 +1,12 @@
 import {
   Badge,
   Button,
+  Checkbox,
+  Fieldset,
   Group,
   Modal,
   Pagination,
+  PasswordInput,
   SegmentedControl,
   Stack,
   Switch,
@@ -28,7 +31,7 @@ import {
   updateBusiness,
 } from '../../api/admin';
 import { fieldErrors } from '../../api/http';
-import { Bdi, PhoneList } from '../../components/Bdi';
+import { Name, PhoneList } from '../../components/Bdi';
 import { ConfirmModal } from '../../components/ConfirmModal';
 import { FormError } from '../../components/FormError';
 import { reloadSession } from '../../components/ImpersonationBanner';
@@ -36,19 +39,12 @@ import { PageHeader } from '../../components/PageHeader';
 import { Empty, ErrorState, errorText, LoadingState } from '../../components/QueryState';
 import { Trans } from '../../components/Trans';
 import { useI18n } from '../../i18n';
+import { type BusinessFormState, businessPayload, initialBusinessForm } from '../../lib/businessForm';
 import { formatDate } from '../../lib/format';
+import { businessesKey } from './queries';
 
 const PAGE_SIZE = 25;
 type ActiveFilter = 'all' | 'active' | 'inactive';
-
-export const businessesKey = ['admin', 'businesses'] as const;
-
-function linesOf(text: string): string[] {
-  return text
-    .split(/[\n,]+/)
-    .map((line) => line.trim())
-    .filter(Boolean);
-}
 
 export default function BusinessesPage() {
   const { t } = useI18n();
@@ -163,7 +159,7 @@ export default function BusinessesPage() {
                 {data.items.map((business) => (
                   <Table.Tr key={business.id} data-testid={`business-row-${business.id}`}>
                     <Table.Td fw={600}>
-                      <Bdi>{business.name}</Bdi>
+                      <Name>{business.name}</Name>
                     </Table.Td>
                     <Table.Td>
                       <PhoneList numbers={business.voice_numbers} />
@@ -234,7 +230,7 @@ export default function BusinessesPage() {
       {impersonating ? <ImpersonateModal business={impersonating} onClose={() => setImpersonating(null)} /> : null}
       <ConfirmModal
         opened={deactivating !== null}
-        title={<Trans k="businesses.deactivateTitle" values={{ business: <Bdi>{deactivating?.name}</Bdi> }} />}
+        title={<Trans k="businesses.deactivateTitle" values={{ business: <Name>{deactivating?.name}</Name> }} />}
         body={t('businesses.deactivateExplain')}
         confirmLabel={t('businesses.deactivate')}
         color="red"
@@ -253,23 +249,14 @@ export default function BusinessesPage() {
 function BusinessFormModal({ business, onClose }: { business: Business | null; onClose: () => void }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
-  const [name, setName] = useState(business?.name ?? '');
-  const [timezone, setTimezone] = useState(business?.timezone ?? 'Asia/Jerusalem');
-  const [voice, setVoice] = useState((business?.voice_numbers ?? []).join('\n'));
-  const [whatsapp, setWhatsapp] = useState((business?.whatsapp_numbers ?? []).join('\n'));
-  const [meta, setMeta] = useState(business?.meta_phone_number_id ?? '');
-  const [isActive, setIsActive] = useState(business?.is_active ?? true);
+  const [form, setForm] = useState<BusinessFormState>(() => initialBusinessForm(business));
+  const set = <K extends keyof BusinessFormState>(key: K, value: BusinessFormState[K]) =>
+    setForm((current) => ({ ...current, [key]: value }));
 
   const save = useMutation({
     mutationFn: () => {
-      const input: BusinessInput = {
-        name: name.trim(),
-        timezone: timezone.trim() || 'Asia/Jerusalem',
-        voice_numbers: linesOf(voice),
-        whatsapp_numbers: linesOf(whatsapp),
-        meta_phone_number_id: meta.trim() || null,
-      };
-      return business ? updateBusiness(business.id, { ...input, is_active: isActive }) : createBusiness(input);
+      const body = businessPayload(form, business);
+      return business ? updateBusiness(business.id, body) : createBusiness(body as BusinessInput);
     },
     onSuccess: (saved) => {
       notifications.show({
@@ -285,6 +272,7 @@ function BusinessFormModal({ business, onClose }: { business: Business | null; o
     event.preventDefault();
     save.mutate();
   };
+  const tokenSet = business?.meta_access_token_set ?? false;
 
   return (
     <Modal
@@ -293,7 +281,7 @@ function BusinessFormModal({ business, onClose }: { business: Business | null; o
       size="lg"
       title={
         business ? (
-          <Trans k="businesses.editTitle" values={{ business: <Bdi>{business.name}</Bdi> }} />
+          <Trans k="businesses.editTitle" values={{ business: <Name>{business.name}</Name> }} />
         ) : (
           t('businesses.createTitle')
         )
@@ -304,14 +292,22 @@ function BusinessFormModal({ business, onClose }: { business: Business | null; o
           <FormError
             error={save.error}
             title={t('businesses.saveFailed')}
-            shownFields={['name', 'timezone', 'voice_numbers', 'whatsapp_numbers', 'meta_phone_number_id']}
+            shownFields={[
+              'name',
+              'timezone',
+              'voice_numbers',
+              'whatsapp_numbers',
+              'meta_phone_number_id',
+              'meta_access_token',
+              'twilio_messaging_service_sid',
+            ]}
           />
           <TextInput
             label={t('businesses.field.name')}
             name="name"
             required
-            value={name}
-            onChange={(event) => setName(event.currentTarget.value)}
+            value={form.name}
+            onChange={(event) => set('name', event.currentTarget.value)}
             error={errors.name}
             data-autofocus
           />
@@ -319,8 +315,8 @@ function BusinessFormModal({ business, onClose }: { business: Business | null; o
             label={t('businesses.field.timezone')}
             name="timezone"
             dir="ltr"
-            value={timezone}
-            onChange={(event) => setTimezone(event.currentTarget.value)}
+            value={form.timezone}
+            onChange={(event) => set('timezone', event.currentTarget.value)}
             error={errors.timezone}
           />
           <Group grow align="flex-start">
@@ -331,8 +327,8 @@ function BusinessFormModal({ business, onClose }: { business: Business | null; o
               dir="ltr"
               autosize
               minRows={2}
-              value={voice}
-              onChange={(event) => setVoice(event.currentTarget.value)}
+              value={form.voice}
+              onChange={(event) => set('voice', event.currentTarget.value)}
               error={errors.voice_numbers}
             />
             <Textarea
@@ -342,31 +338,73 @@ function BusinessFormModal({ business, onClose }: { business: Business | null; o
               dir="ltr"
               autosize
               minRows={2}
-              value={whatsapp}
-              onChange={(event) => setWhatsapp(event.currentTarget.value)}
+              value={form.whatsapp}
+              onChange={(event) => set('whatsapp', event.currentTarget.value)}
               error={errors.whatsapp_numbers}
             />
           </Group>
-          <TextInput
-            label={t('businesses.field.meta')}
-            name="meta_phone_number_id"
-            dir="ltr"
-            value={meta}
-            onChange={(event) => setMeta(event.currentTarget.value)}
-            error={errors.meta_phone_number_id}
-          />
+          <Fieldset legend={t('businesses.providers')} variant="unstyled" data-testid="provider-settings">
+            <Stack gap="sm">
+              <TextInput
+                label={t('businesses.field.twilioSid')}
+                description={t('businesses.field.twilioSidHint')}
+                name="twilio_messaging_service_sid"
+                dir="ltr"
+                value={form.twilioMessagingServiceSid}
+                onChange={(event) => set('twilioMessagingServiceSid', event.currentTarget.value)}
+                error={errors.twilio_messaging_service_sid}
+              />
+              <TextInput
+                label={t('businesses.field.meta')}
+                name="meta_phone_number_id"
+                dir="ltr"
+                value={form.metaPhoneNumberId}
+                onChange={(event) => set('metaPhoneNumberId', event.currentTarget.value)}
+                error={errors.meta_phone_number_id}
+              />
+              <PasswordInput
+                label={
+                  <Group gap={6} component="span" wrap="nowrap">
+                    <span>{t('businesses.field.metaToken')}</span>
+                    {business ? (
+                      <Badge size="xs" variant="light" color={tokenSet ? 'green' : 'gray'} data-testid="meta-token-state">
+                        {tokenSet ? t('businesses.field.metaTokenSet') : t('businesses.field.metaTokenNotSet')}
+                      </Badge>
+                    ) : null}
+                  </Group>
+                }
+                description={tokenSet ? t('businesses.field.metaTokenKeep') : t('businesses.field.metaTokenHint')}
+                name="meta_access_token"
+                dir="ltr"
+                autoComplete="new-password"
+                value={form.metaAccessToken}
+                disabled={form.clearMetaAccessToken}
+                onChange={(event) => set('metaAccessToken', event.currentTarget.value)}
+                error={errors.meta_access_token}
+                data-testid="meta-access-token"
+              />
+              {tokenSet ? (
+                <Checkbox
+                  label={t('businesses.field.metaTokenClear')}
+                  checked={form.clearMetaAccessToken}
+                  onChange={(event) => set('clearMetaAccessToken', event.currentTarget.checked)}
+                  data-testid="meta-token-clear"
+                />
+              ) : null}
+            </Stack>
+          </Fieldset>
           {business ? (
             <Switch
               label={t('businesses.field.active')}
-              checked={isActive}
-              onChange={(event) => setIsActive(event.currentTarget.checked)}
+              checked={form.isActive}
+              onChange={(event) => set('isActive', event.currentTarget.checked)}
             />
           ) : null}
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>
               {t('common.cancel')}
             </Button>
-            <Button type="submit" loading={save.isPending} disabled={!name.trim()} data-testid="save-business">
+            <Button type="submit" loading={save.isPending} disabled={!form.name.trim()} data-testid="save-business">
               {business ? t('common.save') : t('common.create')}
             </Button>
           </Group>
@@ -402,7 +440,7 @@ function ImpersonateModal({ business, onClose }: { business: Business; onClose: 
     <Modal
       opened
       onClose={onClose}
-      title={<Trans k="impersonation.startTitle" values={{ business: <Bdi>{business.name}</Bdi> }} />}
+      title={<Trans k="impersonation.startTitle" values={{ business: <Name>{business.name}</Name> }} />}
     >
       <form onSubmit={submit} data-testid="impersonate-form" noValidate>
         <Stack>

@@ -18,11 +18,10 @@ import {
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { type FormEvent, useMemo, useState } from 'react';
+import { type FormEvent, useState } from 'react';
 
 import {
   createUser,
-  listBusinesses,
   listUsers,
   resetPassword,
   updateUser,
@@ -41,25 +40,11 @@ import { Empty, ErrorState, errorText, LoadingState } from '../../components/Que
 import { Trans } from '../../components/Trans';
 import { type MessageKey, useI18n } from '../../i18n';
 import { formatDateTime } from '../../lib/format';
+import { BusinessName, BusinessPicker } from './BusinessPicker';
 
 const PAGE_SIZE = 25;
 const usersKey = ['admin', 'users'] as const;
 const ROLES: Role[] = ['admin', 'manager', 'business'];
-
-/** Business names for selects and for the table (one page of up to 200, searchable). */
-function useBusinessOptions(search = '') {
-  const query = useQuery({
-    queryKey: ['admin', 'businesses', 'options', search],
-    queryFn: ({ signal }) => listBusinesses({ q: search || undefined, page_size: 200 }, signal),
-    staleTime: 60_000,
-  });
-  const options = useMemo(
-    () => (query.data?.items ?? []).map((b) => ({ value: String(b.id), label: `${b.name}${b.is_active ? '' : ' ✕'}` })),
-    [query.data],
-  );
-  const names = useMemo(() => new Map((query.data?.items ?? []).map((b) => [b.id, b.name])), [query.data]);
-  return { options, names, query };
-}
 
 export default function UsersPage() {
   const { t } = useI18n();
@@ -68,18 +53,17 @@ export default function UsersPage() {
   const [search, setSearch] = useState('');
   const [q] = useDebouncedValue(search.trim(), 300);
   const [role, setRole] = useState<Role | null>(null);
-  const [businessId, setBusinessId] = useState<string | null>(null);
+  const [businessId, setBusinessId] = useState<number | null>(null);
   const [active, setActive] = useState<string | null>(null);
   const [page, setPage] = useState(1);
   const [editing, setEditing] = useState<User | 'new' | null>(null);
   const [resetting, setResetting] = useState<User | null>(null);
   const [password, setPassword] = useState<UserWithPassword | null>(null);
-  const businesses = useBusinessOptions();
 
   const query = {
     q: q || undefined,
     role: role ?? undefined,
-    business_id: businessId ? Number(businessId) : undefined,
+    business_id: businessId ?? undefined,
     active: active === null ? undefined : active === 'active',
     page,
     page_size: PAGE_SIZE,
@@ -147,18 +131,17 @@ export default function UsersPage() {
           data={ROLES.map((value) => ({ value, label: roleLabel(value) }))}
           w={170}
         />
-        <Select
+        <BusinessPicker
           placeholder={t('users.filterBusiness')}
           aria-label={t('users.filterBusiness')}
           clearable
-          searchable
           value={businessId}
           onChange={(value) => {
             setBusinessId(value);
             setPage(1);
           }}
-          data={businesses.options}
           w={220}
+          data-testid="users-business-filter"
         />
         <Select
           placeholder={t('users.filterActive')}
@@ -211,7 +194,7 @@ export default function UsersPage() {
                       </Badge>
                     </Table.Td>
                     <Table.Td>
-                      {user.business_id === null ? '—' : <Bdi>{businesses.names.get(user.business_id) ?? `#${user.business_id}`}</Bdi>}
+                      {user.business_id === null ? '—' : <BusinessName id={user.business_id} />}
                     </Table.Td>
                     <Table.Td>
                       <Badge color={user.is_active ? 'green' : 'gray'} variant="light">
@@ -258,7 +241,6 @@ export default function UsersPage() {
       {editing ? (
         <UserFormModal
           user={editing === 'new' ? null : editing}
-          businessOptions={businesses.options}
           allowedRoles={me.role === 'admin' ? ROLES : ['business']}
           onClose={() => setEditing(null)}
           onCreated={(created) => {
@@ -316,19 +298,18 @@ function PasswordOnceModal({ email, password, onClose }: { email: string; passwo
 
 interface UserFormProps {
   user: User | null;
-  businessOptions: { value: string; label: string }[];
   allowedRoles: Role[];
   onClose: () => void;
   onCreated: (user: UserWithPassword) => void;
 }
 
-function UserFormModal({ user, businessOptions, allowedRoles, onClose, onCreated }: UserFormProps) {
+function UserFormModal({ user, allowedRoles, onClose, onCreated }: UserFormProps) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const [email, setEmail] = useState(user?.email ?? '');
   const [fullName, setFullName] = useState(user?.full_name ?? '');
   const [role, setRole] = useState<Role>(user?.role ?? 'business');
-  const [businessId, setBusinessId] = useState<string | null>(user?.business_id ? String(user.business_id) : null);
+  const [businessId, setBusinessId] = useState<number | null>(user?.business_id ?? null);
   const [password, setPassword] = useState('');
   const [isActive, setIsActive] = useState(user?.is_active ?? true);
   const [touched, setTouched] = useState(false);
@@ -337,7 +318,7 @@ function UserFormModal({ user, businessOptions, allowedRoles, onClose, onCreated
 
   const save = useMutation({
     mutationFn: async () => {
-      const business_id = needsBusiness && businessId ? Number(businessId) : null;
+      const business_id = needsBusiness ? businessId : null;
       if (user) {
         const patch: UserPatch = { email: email.trim(), full_name: fullName.trim(), role, business_id, is_active: isActive };
         return { ...(await updateUser(user.id, patch)), generated_password: null };
@@ -400,14 +381,13 @@ function UserFormModal({ user, businessOptions, allowedRoles, onClose, onCreated
             comboboxProps={{ withinPortal: true }}
           />
           {needsBusiness ? (
-            <Select
+            <BusinessPicker
               label={t('users.field.business')}
               required
-              searchable
               value={businessId}
               onChange={setBusinessId}
-              data={businessOptions}
               error={errors.business_id ?? (touched && businessMissing ? t('users.businessRequired') : undefined)}
+              data-testid="user-business"
             />
           ) : null}
           {user ? (

@@ -10,17 +10,9 @@ import { useCurrentMe } from '../../components/MeContext';
 import { PageHeader } from '../../components/PageHeader';
 import { Empty, ErrorState, LoadingState } from '../../components/QueryState';
 import { type MessageKey, useI18n } from '../../i18n';
+import { CALL_STATUS_COLOR, formatDuration } from '../../lib/calls';
 import { formatDateTime } from '../../lib/format';
 import { tenantKey } from '../../session';
-
-export function formatDuration(seconds: number | null): string {
-  if (seconds === null || seconds === undefined) return '—';
-  const m = Math.floor(seconds / 60);
-  const s = seconds % 60;
-  return `${m}:${String(s).padStart(2, '0')}`;
-}
-
-const STATUS_COLOR: Record<string, string> = { completed: 'green', 'in-progress': 'blue', ringing: 'blue', failed: 'red', busy: 'orange', 'no-answer': 'orange' };
 
 export default function CallsPage() {
   const { t } = useI18n();
@@ -112,7 +104,7 @@ function CallRow({ call, active, onSelect }: { call: Call; active: boolean; onSe
       </Table.Td>
       <Table.Td>{call.caller_name || '—'}</Table.Td>
       <Table.Td>
-        <Badge size="sm" variant="light" color={STATUS_COLOR[call.status] ?? 'gray'}>
+        <Badge size="sm" variant="light" color={CALL_STATUS_COLOR[call.status] ?? 'gray'}>
           {t(`calls.status.${call.status}` as MessageKey)}
         </Badge>
       </Table.Td>

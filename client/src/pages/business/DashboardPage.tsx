@@ -2,6 +2,7 @@ import { Anchor, Badge, Button, Card, Group, SimpleGrid, Stack, Text, Title } fr
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 
+import { listCalls } from '../../api/calls';
 import { listConversations } from '../../api/conversations';
 import { listLeads } from '../../api/leads';
 import { listReminders } from '../../api/reminders';
@@ -11,10 +12,13 @@ import { tenantKey } from '../../session';
 import { PageHeader } from '../../components/PageHeader';
 import { ErrorState, LoadingState } from '../../components/QueryState';
 import { Trans } from '../../components/Trans';
-import { Bdi, PhoneList } from '../../components/Bdi';
-import { useI18n } from '../../i18n';
-import { formatDateTime, formatTime } from '../../lib/format';
+import { Bdi, Name, PhoneList } from '../../components/Bdi';
+import { type MessageKey, useI18n } from '../../i18n';
+import { CALL_STATUS_COLOR, isMissed } from '../../lib/calls';
+import { formatDateTime, formatTime, jerusalemMidnightIso } from '../../lib/format';
+import { israelWallClock } from '../../lib/leadFilters';
 import { useNow } from '../../lib/useNow';
+import { useStatuses } from './leads/queries';
 import { useCurrentBusiness, usePrompt } from './queries';
 
 function ReminderCard() {
@@ -32,7 +36,10 @@ function ReminderCard() {
   });
   const now = useNow(30_000);
   const failed = overdue.error ?? today.error;
-  const items = [...(overdue.data?.items ?? []), ...(today.data?.items ?? [])];
+  // A reminder due earlier today is in both windows: once is enough.
+  const items = [...(overdue.data?.items ?? []), ...(today.data?.items ?? [])].filter(
+    (reminder, index, all) => all.findIndex((other) => other.id === reminder.id) === index,
+  );
   return (
     <Card withBorder padding="lg" radius="md" data-testid="dashboard-reminders">
       <Title order={4} mb="sm">
@@ -51,7 +58,7 @@ function ReminderCard() {
           {items.slice(0, 8).map((r) => {
             const late = Date.parse(r.due_at) < now;
             return (
-              <Group key={r.id} justify="space-between" wrap="nowrap" gap={6}>
+              <Group key={r.id} justify="space-between" wrap="nowrap" gap={6} data-testid={`dashboard-reminder-${r.id}`}>
                 <div style={{ minWidth: 0 }}>
                   <Anchor component={Link} to={`/app/leads/${r.lead.id}`} size="sm" fw={600}>
                     {r.lead.full_name || (r.lead.phone ? <Bdi>{r.lead.phone}</Bdi> : `#${r.lead.id}`)}
@@ -74,41 +81,128 @@ function ReminderCard() {
   );
 }
 
+/** "New leads": the leads still in the pipeline's first status (`new` unless the business renamed
+ *  it), where every lead starts, newest first: the ones nobody has handled yet, whenever they came. */
 function NewLeadsCard() {
   const { t } = useI18n();
   const me = useCurrentMe();
+  const statuses = useStatuses();
+  const first = statuses.data?.[0];
   const leads = useQuery({
-    queryKey: tenantKey(me, 'leads', 'dashboard-new'),
-    queryFn: ({ signal }) => listLeads({ sort: '-created_at' }, undefined, 6, signal),
+    queryKey: tenantKey(me, 'leads', 'dashboard-new', first?.key),
+    queryFn: ({ signal }) => listLeads({ status: [first!.key], sort: '-created_at' }, undefined, 6, signal),
+    enabled: first !== undefined,
+    refetchInterval: 60_000,
   });
+  const failed = statuses.error ?? leads.error;
   return (
     <Card withBorder padding="lg" radius="md" data-testid="dashboard-new-leads">
-      <Group justify="space-between" mb="sm">
+      <Group justify="space-between" mb={4}>
         <Title order={4}>{t('dashboard.newLeads')}</Title>
-        <Anchor component={Link} to="/app/leads" size="sm">
+        <Anchor component={Link} to={first ? `/app/leads?status=${encodeURIComponent(first.key)}` : '/app/leads'} size="sm">
           {t('dashboard.allLeads')}
         </Anchor>
       </Group>
-      {leads.isPending ? (
+      {first ? (
+        <Text size="xs" c="dimmed" mb="sm">
+          {t('dashboard.newLeadsExplain', { status: first.label })}
+        </Text>
+      ) : null}
+      {failed ? (
+        <ErrorState error={failed} onRetry={() => void Promise.all([statuses.refetch(), leads.refetch()])} />
+      ) : !leads.data ? (
         <LoadingState />
-      ) : leads.isError ? (
-        <ErrorState error={leads.error} onRetry={() => void leads.refetch()} />
       ) : leads.data.items.length === 0 ? (
         <Text size="sm" c="dimmed">
-          {t('dashboard.noLeads')}
+          {t('dashboard.noNewLeads')}
         </Text>
       ) : (
         <Stack gap={6}>
           {leads.data.items.map((lead) => (
-            <Group key={lead.id} justify="space-between" wrap="nowrap" gap={6}>
+            <Group key={lead.id} justify="space-between" wrap="nowrap" gap={6} data-testid={`dashboard-lead-${lead.id}`}>
               <Anchor component={Link} to={`/app/leads/${lead.id}`} size="sm" truncate="end">
                 {lead.full_name || (lead.phone ? <Bdi>{lead.phone}</Bdi> : `#${lead.id}`)}
               </Anchor>
               <Text size="xs" c="dimmed" style={{ flexShrink: 0 }}>
-                {formatDateTime(lead.created_at)}
+                {formatTime(lead.created_at)}
               </Text>
             </Group>
           ))}
+        </Stack>
+      )}
+    </Card>
+  );
+}
+
+const TODAYS_CALLS = 200;
+
+/** Today's calls (since midnight in Israel): how many, how many to call back, the latest few. */
+function CallsCard() {
+  const { t } = useI18n();
+  const me = useCurrentMe();
+  const now = useNow(60_000);
+  const day = israelWallClock(new Date(now)).slice(0, 10);
+  const calls = useQuery({
+    queryKey: tenantKey(me, 'calls', 'dashboard-today', day),
+    queryFn: ({ signal }) => listCalls({ started_from: jerusalemMidnightIso(day) }, undefined, signal, TODAYS_CALLS),
+    refetchInterval: 60_000,
+  });
+  const items = calls.data?.items ?? [];
+  const more = Boolean(calls.data?.next_cursor);
+  const missed = items.filter(isMissed);
+  return (
+    <Card withBorder padding="lg" radius="md" data-testid="dashboard-calls">
+      <Group justify="space-between" mb="sm">
+        <Title order={4}>{t('dashboard.calls')}</Title>
+        <Anchor component={Link} to="/app/calls" size="sm">
+          {t('nav.calls')}
+        </Anchor>
+      </Group>
+      {calls.isPending ? (
+        <LoadingState />
+      ) : calls.isError ? (
+        <ErrorState error={calls.error} onRetry={() => void calls.refetch()} />
+      ) : (
+        <Stack gap={6}>
+          <Group gap="lg">
+            <div>
+              <Text fz={26} fw={700} lh={1.1} data-testid="calls-today">
+                <Bdi>{`${items.length}${more ? '+' : ''}`}</Bdi>
+              </Text>
+              <Text size="xs" c="dimmed">
+                {t('dashboard.callsToday')}
+              </Text>
+            </div>
+            <div>
+              <Text fz={26} fw={700} lh={1.1} c={missed.length ? 'red' : undefined} data-testid="calls-missed">
+                <Bdi>{`${missed.length}${more ? '+' : ''}`}</Bdi>
+              </Text>
+              <Text size="xs" c="dimmed">
+                {t('dashboard.callsMissed')}
+              </Text>
+            </div>
+          </Group>
+          {items.length === 0 ? (
+            <Text size="sm" c="dimmed">
+              {t('dashboard.noCalls')}
+            </Text>
+          ) : (
+            items.slice(0, 5).map((call) => (
+              <Group key={call.id} justify="space-between" wrap="nowrap" gap={6} data-testid={`dashboard-call-${call.id}`}>
+                <Anchor component={Link} to={`/app/calls?call=${call.id}`} size="sm" truncate="end">
+                  {call.caller_name || <Bdi>{call.from_number}</Bdi>}
+                </Anchor>
+                <Group gap={4} wrap="nowrap" style={{ flexShrink: 0 }}>
+                  <Badge size="xs" variant="light" color={isMissed(call) ? 'red' : (CALL_STATUS_COLOR[call.status] ?? 'gray')}>
+                    {t(`calls.status.${call.status}` as MessageKey)}
+                  </Badge>
+                  <Text size="xs" c="dimmed">
+                    {formatTime(call.started_at)}
+                  </Text>
+                </Group>
+              </Group>
+            ))
+          )}
         </Stack>
       )}
     </Card>
@@ -168,7 +262,7 @@ export default function DashboardPage() {
 
   return (
     <Stack gap="lg">
-      <PageHeader title={t('dashboard.title')} description={<Trans k="dashboard.welcome" values={{ business: <Bdi>{b.name}</Bdi> }} />} />
+      <PageHeader title={t('dashboard.title')} description={<Trans k="dashboard.welcome" values={{ business: <Name>{b.name}</Name> }} />} />
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Card withBorder padding="lg" radius="md" data-testid="dashboard-numbers">
           <Title order={4} mb="sm">
@@ -209,9 +303,10 @@ export default function DashboardPage() {
           </Button>
         </Card>
       </SimpleGrid>
-      <SimpleGrid cols={{ base: 1, md: 3 }}>
+      <SimpleGrid cols={{ base: 1, sm: 2, xl: 4 }}>
         <ReminderCard />
         <NewLeadsCard />
+        <CallsCard />
         <WaitingCard />
       </SimpleGrid>
     </Stack>

@@ -1,12 +1,13 @@
 import { Alert, Anchor, Badge, Button, Card, Grid, Group, Loader, SegmentedControl, Stack, Text, Textarea, TextInput, Title, UnstyledButton } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useRef, useState } from 'react';
+import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 
 import {
   type Conversation,
+  type ConversationDetail,
   getConversation,
   listConversations,
   markConversationRead,
@@ -40,6 +41,20 @@ export function ticksOf(status: string): { mark: string; color?: string; label: 
     default:
       return { mark: '🕓', label: 'inbox.status.queued' };
   }
+}
+
+/** The thread's pages (the latest first, then older ones) as one list, oldest first, each once. */
+export function threadMessages(pages: readonly Pick<ConversationDetail, 'messages'>[]): Message[] {
+  const seen = new Set<number>();
+  const out: Message[] = [];
+  for (const page of [...pages].reverse()) {
+    for (const message of page.messages) {
+      if (seen.has(message.id)) continue;
+      seen.add(message.id);
+      out.push(message);
+    }
+  }
+  return out;
 }
 
 export default function InboxPage() {
@@ -99,7 +114,7 @@ export default function InboxPage() {
           </Stack>
         </Grid.Col>
         <Grid.Col span={{ base: 12, md: 8 }}>
-          {selected ? <Thread id={selected} /> : <Empty description={t('inbox.pick')} />}
+          {selected ? <Thread key={selected} id={selected} /> : <Empty description={t('inbox.pick')} />}
         </Grid.Col>
       </Grid>
     </Stack>
@@ -158,7 +173,17 @@ function Thread({ id }: { id: number }) {
   const me = useCurrentMe();
   const client = useQueryClient();
   const key = tenantKey(me, 'conversations', 'one', id);
-  const thread = useQuery({ queryKey: key, queryFn: ({ signal }) => getConversation(id, undefined, signal), refetchInterval: 10_000 });
+  // Page 0: the latest messages (polled); "older messages" adds pages before them (before_id).
+  const thread = useInfiniteQuery({
+    queryKey: key,
+    queryFn: ({ pageParam, signal }) => getConversation(id, pageParam, signal),
+    initialPageParam: undefined as number | undefined,
+    getNextPageParam: (last) => last.older_before_id ?? undefined,
+    refetchInterval: 10_000,
+  });
+  const messages = useMemo(() => threadMessages(thread.data?.pages ?? []), [thread.data]);
+  const scroller = useRef<HTMLDivElement>(null);
+  const heightBefore = useRef<number | null>(null);
   const [text, setText] = useState('');
   const [template, setTemplate] = useState({ name: '', language: 'he', params: '' });
   const bottom = useRef<HTMLDivElement>(null);
@@ -168,13 +193,26 @@ function Thread({ id }: { id: number }) {
   };
 
   const read = useMutation({ mutationFn: () => markConversationRead(id), onSuccess: refresh });
-  const unread = thread.data?.unread_count ?? 0;
+  const unread = thread.data?.pages[0]?.unread_count ?? 0;
   useEffect(() => {
     if (unread > 0 && !read.isPending) read.mutate();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [id, unread]);
-  const count = thread.data?.messages.length ?? 0;
-  useEffect(() => bottom.current?.scrollIntoView({ block: 'end' }), [id, count]);
+  const newest = messages.at(-1)?.id ?? 0;
+  const oldest = messages[0]?.id ?? 0;
+  useEffect(() => bottom.current?.scrollIntoView({ block: 'end' }), [id, newest]);
+  // Older messages went on top: keep what was on screen where it was.
+  useLayoutEffect(() => {
+    const box = scroller.current;
+    if (box && heightBefore.current !== null) {
+      box.scrollTop += box.scrollHeight - heightBefore.current;
+      heightBefore.current = null;
+    }
+  }, [oldest]);
+  const loadOlder = () => {
+    heightBefore.current = scroller.current?.scrollHeight ?? null;
+    void thread.fetchNextPage();
+  };
 
   const send = useMutation({
     mutationFn: (body: string) => sendMessage(id, body),
@@ -203,8 +241,8 @@ function Thread({ id }: { id: number }) {
   });
 
   if (thread.isPending) return <LoadingState />;
-  if (thread.isError) return <ErrorState error={thread.error} onRetry={() => void thread.refetch()} />;
-  const c = thread.data;
+  if (thread.isError && !thread.data) return <ErrorState error={thread.error} onRetry={() => void thread.refetch()} />;
+  const c = thread.data.pages[0]!;
   const outside = send.error instanceof ApiError && send.error.reason === 'outside_24h_window';
   const windowClosed = !c.window_open || outside;
 
@@ -234,9 +272,26 @@ function Thread({ id }: { id: number }) {
           </Button>
         </Group>
       </Group>
-      <div className="thread" style={{ height: 'max(320px, calc(100dvh - 460px))' }} data-testid="messages">
-        {c.messages.length === 0 ? <Empty description={t('inbox.noMessages')} /> : null}
-        {c.messages.map((m) => (
+      <div className="thread" ref={scroller} style={{ height: 'max(320px, calc(100dvh - 460px))' }} data-testid="messages">
+        {thread.hasNextPage ? (
+          <Button
+            variant="subtle"
+            size="compact-xs"
+            style={{ alignSelf: 'center' }}
+            loading={thread.isFetchingNextPage}
+            onClick={loadOlder}
+            data-testid="older-messages"
+          >
+            {t('inbox.older')}
+          </Button>
+        ) : null}
+        {thread.isFetchNextPageError ? (
+          <Text size="xs" c="red" ta="center">
+            {errorText(thread.error)}
+          </Text>
+        ) : null}
+        {messages.length === 0 ? <Empty description={t('inbox.noMessages')} /> : null}
+        {messages.map((m) => (
           <Bubble key={m.id} message={m} />
         ))}
         <div ref={bottom} />

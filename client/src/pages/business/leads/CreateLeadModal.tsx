@@ -10,7 +10,7 @@ import { Bdi } from '../../../components/Bdi';
 import { FormError } from '../../../components/FormError';
 import { useI18n } from '../../../i18n';
 import { DuplicatePhone, duplicateLeadId, phoneWarning } from './fieldHelp';
-import { useInvalidateLeads, useStatuses } from './queries';
+import { useRefreshLeads, useStatuses } from './queries';
 
 const EMPTY = { full_name: '', phone: '', email: '', status: null as string | null, tags: [] as string[], notes: '' };
 
@@ -18,14 +18,14 @@ export function CreateLeadModal({ opened, onClose }: { opened: boolean; onClose:
   const { t } = useI18n();
   const navigate = useNavigate();
   const statuses = useStatuses();
-  const invalidate = useInvalidateLeads();
+  const refresh = useRefreshLeads();
   const [form, setForm] = useState(EMPTY);
   const [localError, setLocalError] = useState<string | null>(null);
 
   const create = useMutation({
     mutationFn: (data: LeadCreate) => createLead(data),
     onSuccess: (lead) => {
-      void invalidate();
+      void refresh();
       const warning = phoneWarning(lead.warnings);
       notifications.show({
         color: warning ? 'orange' : 'green',

@@ -5,14 +5,14 @@ import { useState } from 'react';
 import { importCsv, type ImportReport, type ImportRowError } from '../../../api/leads';
 import { errorText } from '../../../components/QueryState';
 import { useI18n } from '../../../i18n';
-import { useInvalidateLeads } from './queries';
+import { useRefreshLeads } from './queries';
 
 /** How many row problems the report lists on screen (the counts are always complete). */
 const SHOWN = 200;
 
 export function ImportModal({ opened, onClose }: { opened: boolean; onClose: () => void }) {
   const { t } = useI18n();
-  const invalidate = useInvalidateLeads();
+  const refresh = useRefreshLeads();
   const [file, setFile] = useState<File | null>(null);
   const [dryRun, setDryRun] = useState<ImportReport | null>(null);
   const [done, setDone] = useState<ImportReport | null>(null);
@@ -25,7 +25,7 @@ export function ImportModal({ opened, onClose }: { opened: boolean; onClose: () 
     mutationFn: (f: File) => importCsv(f, false),
     onSuccess: (report) => {
       setDone(report);
-      void invalidate();
+      void refresh();
     },
   });
 

@@ -6,7 +6,7 @@ import { Link, useParams } from 'react-router';
 
 import { ApiError, fieldErrors } from '../../../api/http';
 import { addNote, type LeadDetail, type LeadEvent, type LeadPatch, sendWhatsappToLead, updateLead } from '../../../api/leads';
-import { Bdi } from '../../../components/Bdi';
+import { Bdi, Name } from '../../../components/Bdi';
 import { FormError } from '../../../components/FormError';
 import { useCurrentMe } from '../../../components/MeContext';
 import { PageHeader } from '../../../components/PageHeader';
@@ -14,8 +14,8 @@ import { Empty, ErrorState, errorText, LoadingState } from '../../../components/
 import { type MessageKey, useI18n } from '../../../i18n';
 import { formatDateTime } from '../../../lib/format';
 import { DuplicatePhone, duplicateLeadId, phoneWarning } from './fieldHelp';
-import { sourceLabel } from './LeadsPage';
-import { leadKeys, useLead, useStatuses, useStatusLabels } from './queries';
+import { sourceLabel } from './labels';
+import { leadKeys, useLead, useRefreshLeads, useStatuses, useStatusLabels } from './queries';
 import { RemindersCard } from './RemindersCard';
 
 export default function LeadPage() {
@@ -110,8 +110,7 @@ export function patchOf(lead: LeadDetail, draft: Draft): LeadPatch {
 
 function LeadFields({ lead }: { lead: LeadDetail }) {
   const { t } = useI18n();
-  const me = useCurrentMe();
-  const client = useQueryClient();
+  const refresh = useRefreshLeads();
   const statuses = useStatuses();
   const [draft, setDraft] = useState<Draft>(() => draftOf(lead));
   const [warning, setWarning] = useState<string | null>(null);
@@ -124,7 +123,7 @@ function LeadFields({ lead }: { lead: LeadDetail }) {
       const found = phoneWarning(saved.warnings);
       setWarning(found);
       notifications.show({ color: found ? 'orange' : 'green', message: found ? `${t('lead.savedWithWarning')} (${found})` : t('lead.saved') });
-      void client.invalidateQueries({ queryKey: leadKeys.all(me) });
+      void refresh();
     },
   });
   const errors = fieldErrors(save.error);
@@ -402,7 +401,7 @@ function Timeline({ lead }: { lead: LeadDetail }) {
               <EventBody event={event} />
               {event.actor ? (
                 <Text size="xs" c="dimmed">
-                  <Bdi>{event.actor.full_name || event.actor.email}</Bdi>
+                  <Name>{event.actor.full_name || event.actor.email}</Name>
                 </Text>
               ) : null}
             </div>

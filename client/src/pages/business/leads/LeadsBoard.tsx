@@ -11,8 +11,8 @@ import { ErrorState, errorText, LoadingState } from '../../../components/QuerySt
 import { useI18n } from '../../../i18n';
 import { isolate } from '../../../lib/format';
 import { beginMove, columnLeads, confirmMove, type MoveContext, neighbourStatus, rollbackMove } from '../../../lib/board';
-import { sourceLabel } from './LeadsPage';
-import { leadKeys, useBoardColumn, useStatuses } from './queries';
+import { sourceLabel } from './labels';
+import { leadKeys, useApplyStatus, useBoardColumn, useStatuses } from './queries';
 
 const DRAG_TYPE = 'application/x-crm-lead';
 
@@ -26,6 +26,7 @@ export function LeadsBoard({ filters }: { filters: LeadFilters }) {
   const me = useCurrentMe();
   const statuses = useStatuses();
   const client = useQueryClient();
+  const applyStatus = useApplyStatus();
   const [announcement, setAnnouncement] = useState('');
   const [dragging, setDragging] = useState<Lead | null>(null);
 
@@ -46,12 +47,14 @@ export function LeadsBoard({ filters }: { filters: LeadFilters }) {
       });
       setAnnouncement(t('board.moveFailed', { name: isolate(lead.full_name || lead.phone || `#${lead.id}`) }));
     },
-    onSuccess: (saved, _request, context) => confirmMove(client, context, saved),
+    onSuccess: (saved, _request, context) => {
+      confirmMove(client, context, saved);
+      applyStatus([saved.id], saved.status);
+    },
     onSettled: (_data, _error, { lead, to }) => {
+      // The two columns are short (30 a page): read them again, in the server's order.
       void client.invalidateQueries({ queryKey: leadKeys.column(me, lead.status, filters) });
       void client.invalidateQueries({ queryKey: leadKeys.column(me, to, filters) });
-      void client.invalidateQueries({ queryKey: leadKeys.lead(me, lead.id) });
-      void client.invalidateQueries({ queryKey: [...leadKeys.all(me), 'list'] });
     },
   });
 

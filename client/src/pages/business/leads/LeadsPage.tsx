@@ -1,20 +1,23 @@
 import { Button, Group, MultiSelect, SegmentedControl, Select, Stack, TextInput } from '@mantine/core';
-import { useDebouncedValue, useDisclosure } from '@mantine/hooks';
-import { useEffect, useMemo, useState } from 'react';
+import { useDisclosure } from '@mantine/hooks';
+import { lazy, Suspense, useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router';
 
 import { exportUrl, LEAD_SOURCES, type LeadSort } from '../../../api/leads';
 import { useCurrentMe } from '../../../components/MeContext';
 import { PageHeader } from '../../../components/PageHeader';
-import { type MessageKey, useI18n } from '../../../i18n';
+import { LoadingState } from '../../../components/QueryState';
+import { useI18n } from '../../../i18n';
 import { type FilterState, isFiltered, readFilters, toApiFilters, writeFilters } from '../../../lib/leadFilters';
-import { CreateLeadModal } from './CreateLeadModal';
-import { ImportModal } from './ImportModal';
-import { LeadsBoard } from './LeadsBoard';
+import { useUrlText } from '../../../lib/useUrlText';
+import { sourceLabel } from './labels';
 import { LeadsTable } from './LeadsTable';
 import { useStatuses } from './queries';
 
-export const sourceLabel = (source: string): MessageKey => `leads.source.${source}` as MessageKey;
+// Not in the table's first load: the board (a view of its own) and the two dialogs.
+const LeadsBoard = lazy(() => import('./LeadsBoard').then((module) => ({ default: module.LeadsBoard })));
+const CreateLeadModal = lazy(() => import('./CreateLeadModal').then((module) => ({ default: module.CreateLeadModal })));
+const ImportModal = lazy(() => import('./ImportModal').then((module) => ({ default: module.ImportModal })));
 
 export default function LeadsPage() {
   const { t } = useI18n();
@@ -24,6 +27,11 @@ export default function LeadsPage() {
   const apiFilters = useMemo(() => toApiFilters(filters), [filters]);
   const [creating, createModal] = useDisclosure(false);
   const [importing, importModal] = useDisclosure(false);
+  // Once opened, a dialog stays mounted: closing it keeps its state and its closing transition.
+  const [created, setCreated] = useState(false);
+  const [imported, setImported] = useState(false);
+  if (creating && !created) setCreated(true);
+  if (importing && !imported) setImported(true);
 
   const setFilters = (next: FilterState) => setParams(writeFilters(params, next), { replace: true });
   const setView = (value: string) => {
@@ -64,10 +72,15 @@ export default function LeadsPage() {
       {view === 'table' ? (
         <LeadsTable filters={apiFilters} filtered={isFiltered(filters)} />
       ) : (
-        <LeadsBoard filters={{ ...apiFilters, status: undefined }} />
+        <Suspense fallback={<LoadingState />}>
+          <LeadsBoard filters={{ ...apiFilters, status: undefined }} />
+        </Suspense>
       )}
-      <CreateLeadModal opened={creating} onClose={createModal.close} />
-      <ImportModal opened={importing} onClose={importModal.close} />
+      {/* Loaded on first open, kept mounted after (they close with their own transition). */}
+      <Suspense fallback={null}>
+        {creating || created ? <CreateLeadModal opened={creating} onClose={createModal.close} /> : null}
+        {importing || imported ? <ImportModal opened={importing} onClose={importModal.close} /> : null}
+      </Suspense>
     </Stack>
   );
 }
@@ -84,17 +97,8 @@ function LeadFiltersBar({
   const { t } = useI18n();
   const me = useCurrentMe();
   const statuses = useStatuses();
-  const [q, setQ] = useState(filters.q);
-  const [tag, setTag] = useState(filters.tag);
-  const [debounced] = useDebouncedValue({ q, tag }, 300);
-
-  useEffect(() => {
-    if (debounced.q.trim() !== filters.q || debounced.tag.trim() !== filters.tag) {
-      onChange({ ...filters, q: debounced.q, tag: debounced.tag });
-    }
-    // Only the typed values drive this; the URL change it makes must not re-trigger it.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [debounced]);
+  const [q, setQ] = useUrlText(filters.q, (value) => onChange({ ...filters, q: value }));
+  const [tag, setTag] = useUrlText(filters.tag, (value) => onChange({ ...filters, tag: value }));
 
   const assigneeOptions = [
     { value: '', label: t('common.all') },
@@ -170,11 +174,7 @@ function LeadFiltersBar({
       {isFiltered(filters) ? (
         <Button
           variant="subtle"
-          onClick={() => {
-            setQ('');
-            setTag('');
-            onChange({ q: '', status: [], source: [], tag: '', assignee: '', from: '', to: '', sort: filters.sort });
-          }}
+          onClick={() => onChange({ q: '', status: [], source: [], tag: '', assignee: '', from: '', to: '', sort: filters.sort })}
         >
           {t('common.clearFilters')}
         </Button>

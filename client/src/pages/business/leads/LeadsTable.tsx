@@ -11,8 +11,8 @@ import { Empty, ErrorState, errorText, LoadingState } from '../../../components/
 import { useI18n } from '../../../i18n';
 import { uniqueLeads } from '../../../lib/board';
 import { formatDateTime } from '../../../lib/format';
-import { sourceLabel } from './LeadsPage';
-import { useInvalidateLeads, useLeadList, useStatuses, useStatusLabels } from './queries';
+import { sourceLabel } from './labels';
+import { useApplyStatus, useLeadList, useRefreshLeads, useStatuses, useStatusLabels } from './queries';
 
 const ROW_HEIGHT = 44;
 const COLUMNS = '44px minmax(160px, 1.4fr) 150px minmax(160px, 1.2fr) 130px 110px minmax(120px, 1fr) 140px';
@@ -24,7 +24,8 @@ export function LeadsTable({ filters, filtered }: { filters: LeadFilters; filter
   const list = useLeadList(filters);
   const statuses = useStatuses();
   const statusLabel = useStatusLabels();
-  const invalidate = useInvalidateLeads();
+  const applyStatus = useApplyStatus();
+  const refresh = useRefreshLeads();
   const rows = useMemo(() => uniqueLeads(list.data?.pages ?? []), [list.data]);
   const [selected, setSelected] = useState<Set<number>>(() => new Set());
   const [bulkTarget, setBulkTarget] = useState<string | null>(null);
@@ -71,13 +72,18 @@ export function LeadsTable({ filters, filtered }: { filters: LeadFilters; filter
       }
       return updated;
     },
-    onSuccess: (updated, { status }) => {
+    onSuccess: (updated, { ids, status }) => {
+      // The rows change where they are (the list is not read again: see lib/board.ts).
+      applyStatus(ids, status);
       notifications.show({ color: 'green', message: t('leads.bulk.done', { count: updated, status: statusLabel(status) }) });
       setSelected(new Set());
       setBulkTarget(null);
     },
-    onError: (error) => notifications.show({ color: 'red', title: t('leads.bulk.failed'), message: errorText(error) }),
-    onSettled: () => void invalidate(),
+    onError: (error) => {
+      // Some chunks may have been saved: read the lists again, from their first page.
+      void refresh();
+      notifications.show({ color: 'red', title: t('leads.bulk.failed'), message: errorText(error) });
+    },
   });
 
   if (list.isPending) return <LoadingState />;

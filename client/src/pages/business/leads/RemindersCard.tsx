@@ -29,6 +29,7 @@ export function RemindersCard({ leadId }: { leadId: number }) {
   const [due, setDue] = useState(defaultDue);
   const [text, setText] = useState('');
   const [localError, setLocalError] = useState<string | null>(null);
+  const [moving, setMoving] = useState<number | null>(null);
 
   const refresh = () => {
     void client.invalidateQueries({ queryKey: leadKeys.reminders(me, leadId) });
@@ -43,6 +44,7 @@ export function RemindersCard({ leadId }: { leadId: number }) {
       refresh();
     },
   });
+  // Snooze or reschedule: a failure shows in a toast (and under the reschedule form).
   const patch = useMutation({
     mutationFn: ({ reminder, body }: { reminder: Reminder; body: ReminderPatch }) => updateReminder(leadId, reminder.id, body),
     onSuccess: refresh,
@@ -123,48 +125,121 @@ export function RemindersCard({ leadId }: { leadId: number }) {
           {[...open, ...done].map((reminder) => {
             const overdue = !reminder.done && Date.parse(reminder.due_at) < now;
             return (
-              <Group key={reminder.id} justify="space-between" wrap="nowrap" align="flex-start" data-testid={`reminder-${reminder.id}`}>
-                <Checkbox
-                  checked={reminder.done}
-                  onChange={(e) => patch.mutate({ reminder, body: { done: e.currentTarget.checked } })}
-                  label={
-                    <div>
-                      <Text size="sm" td={reminder.done ? 'line-through' : undefined} fw={500}>
-                        {formatDateTime(reminder.due_at)}{' '}
-                        {overdue ? (
-                          <Badge size="xs" color="red" variant="light">
-                            {t('reminders.overdue')}
-                          </Badge>
-                        ) : null}
-                      </Text>
-                      {reminder.text ? (
-                        <Text size="sm" c={reminder.done ? 'dimmed' : undefined}>
-                          {reminder.text}
+              <Stack key={reminder.id} gap={4} data-testid={`reminder-${reminder.id}`}>
+                <Group justify="space-between" wrap="nowrap" align="flex-start">
+                  <Checkbox
+                    checked={reminder.done}
+                    onChange={(e) => patch.mutate({ reminder, body: { done: e.currentTarget.checked } })}
+                    label={
+                      <div>
+                        <Text size="sm" td={reminder.done ? 'line-through' : undefined} fw={500}>
+                          {formatDateTime(reminder.due_at)}{' '}
+                          {overdue ? (
+                            <Badge size="xs" color="red" variant="light">
+                              {t('reminders.overdue')}
+                            </Badge>
+                          ) : null}
                         </Text>
-                      ) : null}
-                    </div>
-                  }
-                  aria-label={t('reminders.markDone')}
-                />
-                {reminder.done ? null : (
-                  <Menu position="bottom-end">
-                    <Menu.Target>
-                      <Button size="compact-xs" variant="subtle">
-                        {t('reminders.snooze')}
-                      </Button>
-                    </Menu.Target>
-                    <Menu.Dropdown>
-                      <Menu.Item onClick={() => patch.mutate({ reminder, body: { snooze_minutes: 60 } })}>{t('reminders.snooze1h')}</Menu.Item>
-                      <Menu.Item onClick={() => patch.mutate({ reminder, body: { snooze_minutes: 24 * 60 } })}>{t('reminders.snooze1d')}</Menu.Item>
-                      <Menu.Item onClick={() => patch.mutate({ reminder, body: { snooze_minutes: 7 * 24 * 60 } })}>{t('reminders.snooze1w')}</Menu.Item>
-                    </Menu.Dropdown>
-                  </Menu>
-                )}
-              </Group>
+                        {reminder.text ? (
+                          <Text size="sm" c={reminder.done ? 'dimmed' : undefined}>
+                            {reminder.text}
+                          </Text>
+                        ) : null}
+                      </div>
+                    }
+                    aria-label={t('reminders.markDone')}
+                  />
+                  {reminder.done ? null : (
+                    <Menu position="bottom-end">
+                      <Menu.Target>
+                        <Button size="compact-xs" variant="subtle" data-testid={`reminder-menu-${reminder.id}`}>
+                          {t('reminders.snooze')}
+                        </Button>
+                      </Menu.Target>
+                      <Menu.Dropdown>
+                        <Menu.Item onClick={() => patch.mutate({ reminder, body: { snooze_minutes: 60 } })}>{t('reminders.snooze1h')}</Menu.Item>
+                        <Menu.Item onClick={() => patch.mutate({ reminder, body: { snooze_minutes: 24 * 60 } })}>{t('reminders.snooze1d')}</Menu.Item>
+                        <Menu.Item onClick={() => patch.mutate({ reminder, body: { snooze_minutes: 7 * 24 * 60 } })}>{t('reminders.snooze1w')}</Menu.Item>
+                        <Menu.Divider />
+                        <Menu.Item onClick={() => setMoving(reminder.id)} data-testid={`reminder-reschedule-${reminder.id}`}>
+                          {t('reminders.reschedule')}
+                        </Menu.Item>
+                      </Menu.Dropdown>
+                    </Menu>
+                  )}
+                </Group>
+                {moving === reminder.id ? (
+                  <Reschedule
+                    reminder={reminder}
+                    saving={patch.isPending}
+                    error={patch.variables?.reminder.id === reminder.id ? patch.error : null}
+                    onSave={(due_at) =>
+                      patch.mutate({ reminder, body: { due_at } }, { onSuccess: () => setMoving(null) })
+                    }
+                    onCancel={() => {
+                      setMoving(null);
+                      patch.reset();
+                    }}
+                  />
+                ) : null}
+              </Stack>
             );
           })}
         </Stack>
       )}
     </Card>
+  );
+}
+
+/** A new date and time for a reminder (PATCH {due_at}), Israel's wall clock. */
+function Reschedule({
+  reminder,
+  saving,
+  error,
+  onSave,
+  onCancel,
+}: {
+  reminder: Reminder;
+  saving: boolean;
+  error: unknown;
+  onSave: (dueAt: string) => void;
+  onCancel: () => void;
+}) {
+  const { t } = useI18n();
+  const [due, setDue] = useState(() => israelWallClock(new Date(reminder.due_at)));
+  const [invalid, setInvalid] = useState(false);
+  const save = () => {
+    const iso = jerusalemLocalToIso(due);
+    setInvalid(!iso);
+    if (iso) onSave(iso);
+  };
+  return (
+    <form
+      onSubmit={(event) => {
+        event.preventDefault();
+        save();
+      }}
+      data-testid={`reschedule-form-${reminder.id}`}
+    >
+      <Group align="flex-end" gap="xs" wrap="wrap">
+        <TextInput
+          size="xs"
+          w={210}
+          type="datetime-local"
+          label={t('reminders.newDue')}
+          value={due}
+          onChange={(event) => setDue(event.currentTarget.value)}
+          error={invalid ? t('reminders.dueRequired') : fieldErrors(error).due_at}
+          data-testid={`reschedule-due-${reminder.id}`}
+          data-autofocus
+        />
+        <Button type="submit" size="xs" loading={saving} data-testid={`reschedule-save-${reminder.id}`}>
+          {t('common.save')}
+        </Button>
+        <Button size="xs" variant="default" onClick={onCancel}>
+          {t('common.cancel')}
+        </Button>
+      </Group>
+    </form>
   );
 }

@@ -1,10 +1,11 @@
-import { useInfiniteQuery, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useMemo } from 'react';
+import { type Query, type QueryKey, useInfiniteQuery, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useMemo } from 'react';
 
 import type { Me } from '../../../api/auth';
 import { getLead, getStatuses, type LeadFilters, listLeads } from '../../../api/leads';
 import { leadReminders } from '../../../api/reminders';
 import { useCurrentMe } from '../../../components/MeContext';
+import { type ColumnData, firstPageOnly, withStatus } from '../../../lib/board';
 import { tenantKey } from '../../../session';
 
 export const TABLE_PAGE = 200;
@@ -40,8 +41,10 @@ export function useStatusLabels(): (key: string) => string {
 
 export function useLeadList(filters: LeadFilters) {
   const me = useCurrentMe();
+  const queryKey = leadKeys.list(me, filters);
+  useFirstPageWhenHidden(queryKey);
   return useInfiniteQuery({
-    queryKey: leadKeys.list(me, filters),
+    queryKey,
     queryFn: ({ pageParam, signal }) => listLeads(filters, pageParam, TABLE_PAGE, signal),
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.next_cursor ?? undefined,
@@ -69,9 +72,53 @@ export function useLeadReminders(id: number) {
   return useQuery({ queryKey: leadKeys.reminders(me, id), queryFn: ({ signal }) => leadReminders(id, signal) });
 }
 
-/** After a write: every leads list, column and open lead of this tenant is refetched when shown. */
-export function useInvalidateLeads() {
+// tenantKey(me, 'leads', <kind>, ...): the kinds that are infinite lists.
+const LISTS = new Set(['list', 'board']);
+const isList = (query: Query) => LISTS.has(String(query.queryKey[3]));
+
+/**
+ * After a write that can add, remove or reorder leads (create, import, an edit): every leads list
+ * and board column starts again from its first page (one request for each one on screen, none
+ * for the others until shown), and the rest (open leads, the dashboard) is refetched. Not
+ * invalidateQueries on the lists: that re-reads every page they loaded, one after the other.
+ */
+export function useRefreshLeads() {
   const me = useCurrentMe();
   const client = useQueryClient();
-  return () => client.invalidateQueries({ queryKey: leadKeys.all(me) });
+  return () =>
+    Promise.all([
+      client.resetQueries({ queryKey: leadKeys.all(me), predicate: isList }),
+      client.invalidateQueries({ queryKey: leadKeys.all(me), predicate: (query) => !isList(query) }),
+    ]);
+}
+
+/** After leads changed status (bulk, a board move): their rows change in place in every loaded
+ *  table list, which is not read again; open leads and the dashboard are refetched. */
+export function useApplyStatus() {
+  const me = useCurrentMe();
+  const client = useQueryClient();
+  return (ids: readonly number[], status: string) => {
+    const moved = new Set(ids);
+    for (const [key, data] of client.getQueriesData<ColumnData>({ queryKey: [...leadKeys.all(me), 'list'] })) {
+      if (!data) continue;
+      const filters = (key[4] ?? {}) as LeadFilters;
+      client.setQueryData<ColumnData>(key, withStatus(data, moved, status, filters.status));
+    }
+    void client.invalidateQueries({ queryKey: leadKeys.all(me), predicate: (query) => !isList(query) });
+  };
+}
+
+/** While mounted, the list is shown; once it is not, only its first page is kept. */
+export function useFirstPageWhenHidden(queryKey: QueryKey) {
+  const client = useQueryClient();
+  const hash = JSON.stringify(queryKey);
+  useEffect(
+    () => () => {
+      const data = client.getQueryData<ColumnData>(queryKey);
+      if (data) client.setQueryData<ColumnData>(queryKey, firstPageOnly(data));
+    },
+    // The key's content, not its identity (a new array each render).
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [client, hash],
+  );
 }
