@@ -18,7 +18,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.server import free_port  # noqa: E402
+from tests.e2e.server import OFFLINE, free_port  # noqa: E402
 
 BIN = ROOT / ".venv" / "bin"
 
@@ -42,7 +42,7 @@ def running_server(database_url: str | None = None, **env: str) -> Iterator[tupl
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     database_url = database_url or f"sqlite:///{workdir / 'bench.db'}"
     port = free_port()
-    environment = {**os.environ, "DATABASE_URL": database_url, "PORT": str(port), **env}
+    environment = {**os.environ, **OFFLINE, "DATABASE_URL": database_url, "PORT": str(port), **env}
     flask = [str(BIN / "flask"), "--app", "server.app"]
     subprocess.run([*flask, "migrate"], cwd=ROOT, env=environment, check=True, capture_output=True)
     log = (workdir / "server.log").open("wb")

@@ -35,6 +35,16 @@ class RunningServer:
         return self.log.read_text(errors="replace")
 
 
+# The outside services a server may call, pointed at a closed local port unless a test starts a fake:
+# a test never reaches the internet, even by a send it did not mean to make.
+OFFLINE = {
+    "TWILIO_API_BASE_URL": "http://127.0.0.1:9",
+    "META_GRAPH_BASE_URL": "http://127.0.0.1:9",
+    "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+    "OPENAI_REALTIME_URL": "ws://127.0.0.1:9/v1/realtime",
+}
+
+
 @contextmanager
 def make_run(
     database_url: str,
@@ -49,7 +59,7 @@ def make_run(
     credentials are printed only the first time. build_client=False: skip the web-app build
     (`make -o client`) for tests that only need the API and the job consumer."""
     port = free_port()
-    environment = {**os.environ, "DATABASE_URL": database_url, "PORT": str(port), **env}
+    environment = {**os.environ, **OFFLINE, "DATABASE_URL": database_url, "PORT": str(port), **env}
     environment.pop("TEST_DATABASE_URL", None)
     with log.open("wb") as out:
         process = subprocess.Popen(

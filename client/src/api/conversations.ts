@@ -36,6 +36,8 @@ export interface Conversation {
   last_inbound_at: string | null;
   last_preview: string;
   has_failed: boolean;
+  // Set while the customer hides the number behind a WhatsApp username: no lead until it appears.
+  no_lead_reason: string | null;
   window_open: boolean;
   window_ends_at: string | null;
 }
@@ -48,13 +50,21 @@ export interface ConversationDetail extends Conversation {
 export interface ConversationFilters {
   unread?: boolean;
   ai_paused?: boolean;
+  failed?: boolean;
   q?: string;
 }
 
 export const listConversations = (filters: ConversationFilters, cursor: string | undefined, signal?: AbortSignal) =>
   http.get<{ items: Conversation[]; next_cursor: string | null }>(
     '/api/conversations',
-    { unread: filters.unread || undefined, ai_paused: filters.ai_paused || undefined, q: filters.q, cursor, limit: 30 },
+    {
+      unread: filters.unread || undefined,
+      ai_paused: filters.ai_paused || undefined,
+      failed: filters.failed || undefined,
+      q: filters.q,
+      cursor,
+      limit: 30,
+    },
     signal,
   );
 export const getConversation = (id: number, beforeId?: number, signal?: AbortSignal) =>
@@ -62,6 +72,9 @@ export const getConversation = (id: number, beforeId?: number, signal?: AbortSig
 export const sendMessage = (id: number, text: string) => http.post<Message>(`/api/conversations/${id}/messages`, { text });
 export const sendTemplate = (id: number, name: string, language: string, params: string[]) =>
   http.post<Message>(`/api/conversations/${id}/template`, { name, language, params });
+// A failed message sent again, or a failed AI reply asked for again (the same row comes back queued).
+export const retryMessage = (id: number, messageId: number) =>
+  http.post<Message>(`/api/conversations/${id}/messages/${messageId}/retry`);
 export const pauseAi = (id: number) => http.post<Conversation>(`/api/conversations/${id}/pause`);
 export const resumeAi = (id: number) => http.post<Conversation>(`/api/conversations/${id}/resume`);
 export const markConversationRead = (id: number) => http.post<Conversation>(`/api/conversations/${id}/read`);

@@ -100,6 +100,7 @@ export interface ImportReport {
   rows: number;
   created: number;
   merged: number;
+  folded: number; // rows repeating an earlier row of the file (same phone or email)
   skipped: number;
   errors: ImportRowError[];
   warnings: ImportRowError[];

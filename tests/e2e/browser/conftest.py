@@ -68,8 +68,16 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def server(app: Flask, database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
-    with make_run(database_url, tmp_path / "server.log") as running:
+def server_env() -> dict[str, str]:
+    """Settings for the test's server; a test overrides this fixture to point it at its fakes."""
+    return {}
+
+
+@pytest.fixture
+def server(
+    app: Flask, database_url: str, tmp_path: Path, server_env: dict[str, str]
+) -> Iterator[RunningServer]:
+    with make_run(database_url, tmp_path / "server.log", **server_env) as running:
         yield running
 
 

@@ -22,7 +22,9 @@ except ImportError:
 ISRAEL = ZoneInfo("Asia/Jerusalem")
 
 
-def make_conversation(business_id: int, messages: int) -> int:
+def make_conversation(
+    business_id: int, messages: int, phone: str = "+972502345678", name: str = "אורית בן דוד"
+) -> int:
     """A conversation whose messages alternate customer / AI, "הודעה 01" the oldest."""
     from server.db import db_session, utcnow
     from server.whatsapp.models import Conversation, Message
@@ -30,9 +32,9 @@ def make_conversation(business_id: int, messages: int) -> int:
     now = utcnow()
     conversation = Conversation(
         business_id=business_id,
-        customer_key="+972502345678",
-        customer_phone="+972502345678",
-        customer_name="אורית בן דוד",
+        customer_key=phone,
+        customer_phone=phone,
+        customer_name=name,
         provider="twilio",
         business_address="+97235550199",
         last_message_at=now,
@@ -50,7 +52,7 @@ def make_conversation(business_id: int, messages: int) -> int:
                 direction="in" if inbound else "out",
                 author="customer" if inbound else "ai",
                 provider="twilio",
-                provider_message_id=f"SM{index:04d}",
+                provider_message_id=f"SM{conversation.id:04d}{index:04d}",
                 text=f"הודעה {index:02d}",
                 status="received" if inbound else "delivered",
                 created_at=now - timedelta(minutes=messages - index),

@@ -14,6 +14,7 @@ import {
   type Message,
   pauseAi,
   resumeAi,
+  retryMessage,
   sendMessage,
   sendTemplate,
 } from '../../api/conversations';
@@ -39,7 +40,7 @@ export function ticksOf(status: string): { mark: string; color?: string; label: 
     case 'undelivered':
       return { mark: '⚠', color: 'var(--mantine-color-red-6)', label: 'inbox.status.failed' };
     default:
-      return { mark: '🕓', label: 'inbox.status.queued' };
+      return { mark: '◷', label: 'inbox.status.queued' }; // a clock face every font has (the emoji may be missing)
   }
 }
 
@@ -65,7 +66,12 @@ export default function InboxPage() {
   const [filter, setFilter] = useState('all');
   const [q, setQ] = useState('');
   const [debounced] = useDebouncedValue(q.trim(), 300);
-  const filters = { unread: filter === 'unread', ai_paused: filter === 'paused', q: debounced || undefined };
+  const filters = {
+    unread: filter === 'unread',
+    ai_paused: filter === 'paused',
+    failed: filter === 'failed',
+    q: debounced || undefined,
+  };
   const list = useInfiniteQuery({
     queryKey: tenantKey(me, 'conversations', 'list', filters),
     queryFn: ({ pageParam, signal }) => listConversations(filters, pageParam, signal),
@@ -91,6 +97,7 @@ export default function InboxPage() {
                 { value: 'all', label: t('common.all') },
                 { value: 'unread', label: t('inbox.unread') },
                 { value: 'paused', label: t('inbox.paused') },
+                { value: 'failed', label: t('inbox.failedFilter') },
               ]}
             />
             {list.isPending ? (
@@ -234,6 +241,11 @@ function Thread({ id }: { id: number }) {
       refresh();
     },
   });
+  const retry = useMutation({
+    mutationFn: (messageId: number) => retryMessage(id, messageId),
+    onSuccess: refresh,
+    onError: (error) => notifications.show({ color: 'red', message: errorText(error) }),
+  });
   const toggleAi = useMutation({
     mutationFn: (paused: boolean) => (paused ? resumeAi(id) : pauseAi(id)),
     onSuccess: refresh,
@@ -261,6 +273,7 @@ function Thread({ id }: { id: number }) {
                 </Anchor>
               </>
             ) : null}
+            {c.no_lead_reason ? <span data-testid="no-lead-reason">{t('inbox.noLeadYet')}</span> : null}
           </Text>
         </div>
         <Group gap="xs">
@@ -292,7 +305,7 @@ function Thread({ id }: { id: number }) {
         ) : null}
         {messages.length === 0 ? <Empty description={t('inbox.noMessages')} /> : null}
         {messages.map((m) => (
-          <Bubble key={m.id} message={m} />
+          <Bubble key={m.id} message={m} onRetry={m.status === 'failed' ? () => retry.mutate(m.id) : undefined} retrying={retry.isPending && retry.variables === m.id} />
         ))}
         <div ref={bottom} />
       </div>
@@ -358,7 +371,7 @@ function Thread({ id }: { id: number }) {
   );
 }
 
-function Bubble({ message: m }: { message: Message }) {
+function Bubble({ message: m, onRetry, retrying }: { message: Message; onRetry?: () => void; retrying?: boolean }) {
   const { t } = useI18n();
   const outbound = m.direction === 'out' || m.direction === 'outbound';
   const ticks = ticksOf(m.status);
@@ -389,6 +402,11 @@ function Bubble({ message: m }: { message: Message }) {
         <Text size="xs" c="red">
           <bdi>{m.error_message}</bdi>
         </Text>
+      ) : null}
+      {onRetry ? (
+        <Button size="compact-xs" variant="light" color="red" loading={retrying} onClick={onRetry} data-testid="retry-message">
+          {m.kind === 'ai_reply' ? t('inbox.retryAi') : t('inbox.retry')}
+        </Button>
       ) : null}
     </div>
   );

@@ -105,6 +105,7 @@ function ImportReportView({ report }: { report: ImportReport }) {
           {stat(t('import.rows'), report.rows, 'import-rows')}
           {stat(t(report.dry_run ? 'import.willCreate' : 'import.created'), report.created, 'import-created')}
           {stat(t(report.dry_run ? 'import.willMerge' : 'import.merged'), report.merged, 'import-merged')}
+          {stat(t('import.folded'), report.folded, 'import-folded')}
           {stat(t('import.skipped'), report.skipped, 'import-skipped')}
           {stat(t('import.errors'), report.errors.length, 'import-errors-count')}
         </SimpleGrid>

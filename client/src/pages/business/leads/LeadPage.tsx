@@ -298,6 +298,7 @@ const EVENT_LABELS: Record<string, MessageKey> = {
   conversation_linked: 'timeline.conversation_linked',
   merged: 'timeline.merged',
   deleted: 'timeline.deleted',
+  restored: 'timeline.restored',
 };
 
 function EventBody({ event }: { event: LeadEvent }) {
