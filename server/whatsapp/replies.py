@@ -27,6 +27,7 @@ from server import crypto
 from server.auth.context import TenantId
 from server.business import service as business_service
 from server.business.models import Business
+from server.concurrency import under_gevent
 from server.db import db_session, utcnow
 from server.jobs import huey, job, on_consumer_start, periodic
 from server.leads import service as leads
@@ -85,16 +86,10 @@ def schedule_reply(conversation_id: int) -> None:
         reply_to_conversation(conversation_id)
         return
     reply_to_conversation.schedule(args=(conversation_id,), delay=delay)
-    if settings.run_embedded_consumer and _under_gevent():
+    if settings.run_embedded_consumer and under_gevent():
         import gevent
 
         gevent.spawn_later(delay, _reply_in_greenlet, conversation_id)
-
-
-def _under_gevent() -> bool:
-    from gevent import monkey
-
-    return bool(monkey.is_module_patched("socket"))
 
 
 def _reply_in_greenlet(conversation_id: int) -> None:
