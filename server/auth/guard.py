@@ -112,7 +112,7 @@ def _load_context() -> tuple[RequestContext | None, str]:
     if not session_id or not isinstance(user_data, dict):
         return None, "Log in first (POST /api/auth/login)."
     record = service.live_session(session_id)
-    if record is None or record.user_id != user_data.get("id") or record.user.role != user_data.get("role"):
+    if record is None or record.user_id != user_data.get("id") or record.role != user_data.get("role"):
         session.clear()
         return None, "Your session has ended (logged out, expired or revoked); log in again."
 
@@ -136,7 +136,7 @@ def _load_context() -> tuple[RequestContext | None, str]:
     return (
         RequestContext(
             user_id=record.user_id,
-            email=record.user.email,
+            email=record.email,
             role=role,
             session_id=session_id,
             own_tenant_id=own_tenant,

@@ -93,14 +93,28 @@ def _invalid_credentials() -> Unauthorized:
     return Unauthorized("invalid_credentials", "Wrong email or password.")
 
 
-def live_session(session_id: str) -> UserSession | None:
-    """The session record if it is neither revoked nor expired and its user is active."""
-    record = db_session.get(UserSession, session_id)
-    if record is None or record.revoked_at is not None or record.expires_at <= utcnow():
-        return None
-    if not record.user.is_active:
-        return None
-    return record
+@dataclass(frozen=True)
+class LiveSession:
+    user_id: int
+    role: str
+    email: str
+
+
+def live_session(session_id: str) -> LiveSession | None:
+    """Whose session this is, if it is neither revoked nor expired and its user is active.
+
+    Runs before every API request: one row of three columns, no ORM objects to build."""
+    row = db_session.execute(
+        select(UserSession.user_id, User.role, User.email)
+        .join(User, User.id == UserSession.user_id)
+        .where(
+            UserSession.id == session_id,
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > utcnow(),
+            User.is_active.is_(True),
+        )
+    ).first()
+    return LiveSession(*row) if row is not None else None
 
 
 def identity(

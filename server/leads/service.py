@@ -198,17 +198,21 @@ def listing_statement(scope: LeadScope, query: LeadQuery) -> Select[Lead]:
         bound = tuple_(bindparam("cursor_at", value, type_=UTCDateTime), bindparam("cursor_id", last_id))
         stmt = stmt.where(key < bound if descending else key > bound)
     order = (column.desc(), Lead.id.desc()) if descending else (column.asc(), Lead.id.asc())
-    tags = (
+    return stmt.options(_WITH_TAGS).order_by(*order).limit(query.limit + 1)
+
+
+# Each row's tags in the same query, one aggregate per row. Built once: the listing runs on every
+# page of the leads table, and building this option cost about as much as running the query.
+_WITH_TAGS = with_expression(
+    Lead.listed_tags,
+    func.coalesce(
         select(func.aggregate_strings(LeadTag.tag, TAG_SEPARATOR))
         .where(LeadTag.lead_id == Lead.id)
         .correlate(Lead)
-        .scalar_subquery()
-    )
-    return (
-        stmt.options(with_expression(Lead.listed_tags, func.coalesce(tags, "")))
-        .order_by(*order)
-        .limit(query.limit + 1)
-    )
+        .scalar_subquery(),
+        "",
+    ),
+)
 
 
 def list_leads(scope: LeadScope, query: LeadQuery) -> tuple[list[Lead], str | None]:
