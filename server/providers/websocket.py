@@ -192,7 +192,7 @@ class WsConnection:
         with self._send_lock:
             try:
                 if data:
-                    self.sock.sendall(data)
+                    _send_all(self.sock, data)
                 if eof:
                     self.sock.shutdown(socket.SHUT_WR)
             except OSError as exc:
@@ -223,6 +223,24 @@ class WsConnection:
         watchdog = self._watchdog
         if watchdog is not None and watchdog is not gevent.getcurrent():
             watchdog.kill(block=False)
+
+
+def _send_all(sock: socket.socket, data: bytes) -> None:
+    """One send() on the raw non-blocking socket, and gevent's sendall only for what did not fit.
+
+    gevent's sendall asks the kernel for SO_SNDBUF on every call (a second syscall per frame) and
+    runs several Python layers; a 20 ms audio frame almost always fits the socket buffer at once.
+    Never on TLS: the raw socket under an SSLSocket would carry the bytes unencrypted."""
+    raw = getattr(sock, "_sock", None)
+    if raw is not None and not isinstance(sock, ssl.SSLSocket):
+        try:
+            sent = raw.send(data)
+        except BlockingIOError:
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    sock.sendall(data)
 
 
 def _nodelay(sock: socket.socket) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,7 +58,8 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
     async def greet(ws: ServerConnection) -> None:
         await ws.send('{"type":"session.created"}')
-        await ws.wait_closed()
+        async for message in ws:  # an echo, to prove what the client sent arrived intact
+            await ws.send(message)
 
     async def main() -> None:
         async with serve(greet, "127.0.0.1", 0, ssl=server_context) as server:
@@ -99,3 +102,36 @@ def test_every_connect_reuses_one_tls_context(
         if cached is not None:
             cached.cache_clear()  # the next user builds a context with the real trust store
     assert len(made) == 1, f"{len(made)} TLS contexts for 3 connections"
+
+
+GEVENT_CLIENT = """
+from gevent import monkey
+monkey.patch_all()
+import ssl, sys
+from server.providers import websocket
+context = ssl.create_default_context()
+context.load_verify_locations(sys.argv[2])
+websocket._tls_context = lambda: context
+connection = websocket.connect(f"wss://localhost:{sys.argv[1]}/v1/realtime", {}, timeout=5)
+assert connection.recv(timeout=5) == b'{"type":"session.created"}'
+frames = [('{"type":"input_audio_buffer.append","audio":"%s"}' % ("A" * n)).encode() for n in (1, 300, 70000)]
+connection.send(frames[0])
+connection.send_many(frames[1:])
+for frame in frames:
+    assert connection.recv(timeout=5) == frame, "the echo differs from what was sent"
+connection.close()
+print("ok")
+"""
+
+
+def test_sends_over_tls_under_gevent_arrive_intact(tls_server: tuple[int, Path]) -> None:
+    """The send fast path writes to the raw socket: never under TLS, where that would skip encryption."""
+    port, cert = tls_server
+    done = subprocess.run(
+        [sys.executable, "-c", GEVENT_CLIENT, str(port), str(cert)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
