@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from server.business.models import Business
 from server.crypto import decrypt
 from server.db import db_session, utcnow
 from server.leads.models import Lead, LeadEvent
@@ -420,3 +421,72 @@ def test_a_bad_signature_on_the_status_callback_is_refused_and_changes_nothing(w
         assert error_of(wa.twilio(form, path=path, signature=signature)) == (403, "bad_signature")
     assert wa.messages(wa.conversation(wa.world.business_a).id)[-1].status == "queued"
     assert wa.count(InboundEvent) == 1
+
+
+def test_a_known_customers_messages_count_and_each_change_takes_the_full_path(wa: WA) -> None:
+    """The intake's short path (a known conversation with its lead) and what sends it the long way:
+    a name to fill, a lead deleted meanwhile, a lead whose number changed, an older Meta timestamp."""
+    a = wa.world.business_a
+    user = wa.world.as_("business_a")
+
+    def lead_of(conversation: Conversation) -> Lead:
+        lead = db_session.get(Lead, conversation.lead_id)
+        assert lead is not None
+        return lead
+
+    assert wa.twilio(twilio.inbound_form(CUSTOMER, NUMBER_A, "אחת", profile_name="")).status_code == 200
+    first = wa.conversation(a)
+    lead = lead_of(first)
+    assert (first.unread_count, first.customer_name, lead.full_name) == (1, "", "")
+    before = lead.last_inbound_at
+    assert before is not None
+
+    # A name appears: filled on the conversation and the lead.
+    wa.twilio(twilio.inbound_form(CUSTOMER, NUMBER_A, "שתיים", profile_name="דנה"))
+    second = wa.conversation(a)
+    lead = lead_of(second)
+    assert (second.unread_count, second.customer_name, lead.full_name) == (2, "דנה", "דנה")
+    assert lead.last_inbound_at is not None and lead.last_inbound_at >= before
+
+    # Deleted meanwhile: the customer's next message brings the lead back, with its timeline saying so.
+    assert user.delete(f"/api/leads/{lead.id}").status_code in (200, 204)
+    wa.twilio(twilio.inbound_form(CUSTOMER, NUMBER_A, "שלוש"))
+    third = wa.conversation(a)
+    lead = lead_of(third)
+    assert lead.deleted_at is None and third.unread_count == 3
+    kinds = [e.kind for e in db_session.scalars(select(LeadEvent).where(LeadEvent.lead_id == lead.id))]
+    assert "restored" in kinds
+
+    # The lead's number changed: the customer's number gets its own lead, linked to the conversation.
+    moved = user.patch(f"/api/leads/{lead.id}", json={"phone": "052-765-4321"})
+    assert moved.status_code == 200, moved.json
+    wa.twilio(twilio.inbound_form(CUSTOMER, NUMBER_A, "ארבע"))
+    fourth = wa.conversation(a)
+    assert fourth.lead_id != lead.id and lead_of(fourth).phone == CUSTOMER
+    assert len(wa.messages(fourth.id)) >= 4
+
+    # Meta: a message stamped earlier than the last one does not move the window back.
+    wa_id = "972509998877"
+    contacts = [meta.contact(wa_id, "נועם")]
+    now = int(utcnow().timestamp())
+    wa.meta(meta.webhook([meta.change(PNID_A, [meta.text_message(wa_id, "חדש", ts=now)], contacts=contacts)]))
+    late = meta.text_message(wa_id, "ישן", ts=now - 600)
+    wa.meta(meta.webhook([meta.change(PNID_A, [late], contacts=contacts)]))
+    window = wa.conversation(a, "+" + wa_id)
+    assert window.last_inbound_at is not None and int(window.last_inbound_at.timestamp()) == now
+    assert window.unread_count == 2 and lead_of(window).last_inbound_at == window.last_inbound_at
+
+
+def test_an_inactive_business_stores_the_message_but_arms_no_reply(wa: WA) -> None:
+    admin = wa.world.as_("admin")
+    assert (
+        admin.patch(f"/api/admin/businesses/{wa.world.business_a}", json={"is_active": False}).status_code
+        == 200
+    )
+    business = db_session.get(Business, wa.world.business_a)
+    assert business is not None and not business.is_active
+    assert wa.twilio_text("שלום").status_code == 200
+    conversation = wa.conversation(wa.world.business_a)
+    assert conversation.reply_armed_at is None and conversation.unread_count == 1
+    assert [m.direction for m in wa.messages(conversation.id)] == ["in"]
+    assert not wa.fakes.ai.calls
