@@ -8,6 +8,7 @@ from typing import Any
 
 from huey import crontab
 from sqlalchemy import select, update
+from sqlalchemy.orm import lazyload
 
 from server import crypto
 from server.business.models import Business
@@ -106,7 +107,8 @@ def deliver(message_id: int, *, final: bool) -> str:
     if message is None or message.status != Delivery.queued.value or message.provider_message_id:
         return "done"
     conversation = db_session.get(Conversation, message.conversation_id)
-    business = db_session.get(Business, message.business_id)
+    # Its numbers (a selectin relationship, one more query) are not needed to send.
+    business = db_session.get(Business, message.business_id, options=[lazyload(Business.numbers)])
     if conversation is None or business is None:
         return "done"
     message.attempts += 1

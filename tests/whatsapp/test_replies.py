@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from server.db import db_session, utcnow
+from server.db import db_session, get_engine, utcnow
 from server.jobs import huey
 from server.leads.models import Lead
 from server.whatsapp import replies
@@ -252,3 +252,30 @@ def test_after_the_max_wait_the_answer_is_sent_and_the_newer_line_is_shown_to_th
     assert [s.body for s in wa.fakes.twilio.sends] == ["echo: שאלה", "echo: ועוד משהו"]
     turns = [(m["role"], m["content"]) for m in wa.fakes.ai.calls[-1]["messages"][1:]]
     assert turns == [("user", "שאלה"), ("assistant", "echo: שאלה"), ("user", "ועוד משהו")]
+
+
+def test_an_attempt_that_read_the_conversation_before_another_answered_it_does_not_answer_again(
+    wa: WA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two attempts: B reads the conversation, A answers and finishes (on another connection), then B
+    claims the lease. B must see what A answered, not its earlier reading."""
+    monkeypatch.setattr(replies, "schedule_reply", lambda _conversation_id: None)
+    wa.twilio_text("שאלה")
+    conversation = wa.conversation(wa.world.business_a, CUSTOMER)
+    [line] = wa.messages(conversation.id)
+    real_quiet_at = replies._quiet_at
+
+    def other_attempt_finishes(*args: Any) -> datetime:
+        with get_engine().begin() as other:  # A, on its own connection, after B read the row
+            other.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation.id)
+                .values(answered_through_id=line.id, reply_armed_at=None, reply_lease_until=None)
+            )
+        return real_quiet_at(*args)
+
+    monkeypatch.setattr(replies, "_quiet_at", other_attempt_finishes)
+    with wa.app.app_context():
+        outcome = replies.attempt_reply(conversation.id, final=True, wait=False)
+    assert outcome == "idle"
+    assert wa.fakes.ai.calls == [] and wa.fakes.twilio.sends == []
