@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import statistics
 import subprocess
@@ -36,7 +37,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
-from bench.common import BIN, ROOT, percentile, running_server, summary
+from bench.common import BIN, OFFLINE, ROOT, percentile, running_server, summary
 from server.settings import load_settings
 from tests.fakes import openai_chat, whatsapp_meta, whatsapp_twilio
 from tests.fakes.openai_chat import FakeOpenAIChat
@@ -304,6 +305,13 @@ def main() -> None:
         help="replies per provider before measuring (a cold worker), not counted",
     )
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--redis-url",
+        help="the scaled-out layout: Huey in Redis, the replies in --consumers separate huey_consumer "
+        "processes instead of the gunicorn worker",
+    )
+    parser.add_argument("--consumers", type=int, default=1)
+    parser.add_argument("--consumer-greenlets", type=int, default=64)
     args = parser.parse_args()
     providers = ("twilio", "meta") if args.provider == "both" else (args.provider,)
 
@@ -324,6 +332,9 @@ def main() -> None:
         "LOG_LEVEL": "warning",
         "PUBLIC_BASE_URL": "",
     }
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+        flush_redis(args.redis_url)
     settings = load_settings()
     pacing = (
         f"debounce {settings.whatsapp_reply_debounce_seconds:g} s, burst quiet "
@@ -331,54 +342,103 @@ def main() -> None:
     )
     with running_server(args.database_url or f"sqlite:///{workdir / 'wa.db'}", **env) as (base, database_url):
         setup(base, database_url)
-        for provider in providers:
-            warm = latency(provider, base, args.warmup, twilio, meta, first_customer=WARMUP_CUSTOMERS)
-            print(f"{provider}: warm-up, {len(warm)} replies (not counted)")
-        twilio.reset()
-        meta.reset()
-        ai.reset()
-        ai.delay = args.ai_delay
-        for provider in providers:
-            calls_before = len(ai.calls)
-            context = multiprocessing.get_context("spawn")
-            out: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
-            generator = context.Process(
-                target=load,
-                args=(provider, base, args.rate, args.seconds, args.customers, args.resend, out),
-            )
-            generator.start()
-            results, elapsed = out.get()
-            generator.join()
-            ack_ms = [r[2] for r in results]
-            lag_ms = [r[3] for r in results]
-            print(
-                f"{provider}: database {database_url.split('://')[0]}, sent {len(results)} in "
-                f"{elapsed:.1f} s ({len(results) / elapsed:.0f}/s) from {args.customers} customers, fake AI "
-                f"{args.ai_delay * 1000:.0f} ms, {pacing}"
-            )
-            print(
-                f"  webhook ack      {summary(ack_ms)}  max={max(ack_ms):7.2f} ms  "
-                f"non-200={sum(1 for r in results if r[4] != 200)}"
-            )
-            print(
-                f"  generator lag    p50={statistics.median(lag_ms):6.2f} ms  "
-                f"p99={percentile(lag_ms, 99):6.2f} ms (how late a delivery left vs its schedule)"
-            )
-            time.sleep(args.drain)
-            count_what_matters(
-                provider,
-                database_url,
-                results,
-                reply_bodies(provider, twilio, meta),
-                len(ai.calls) - calls_before,
-            )
-            latencies = latency(provider, base, args.latency_samples, twilio, meta)
-            print(
-                f"  inbound -> reply {summary(latencies) if latencies else 'none'}  ({pacing}, AI "
-                f"{args.ai_delay * 1000:.0f} ms; {args.latency_samples - len(latencies)} missing)"
-            )
+        consumers = [
+            start_consumer(database_url, args.consumer_greenlets, env, workdir / f"consumer-{n}.log")
+            for n in range(args.consumers if args.redis_url else 0)
+        ]
+        layout = (
+            f"{len(consumers)} huey_consumer x {args.consumer_greenlets} greenlets (Redis)"
+            if consumers
+            else "consumer embedded in the gunicorn worker (SQLite job store)"
+        )
+        print(f"jobs: {layout}")
+        try:
+            measure(args, providers, base, database_url, twilio, meta, ai, pacing)
+        finally:
+            for consumer in consumers:
+                consumer.terminate()
+                consumer.wait(timeout=30)
     for server in (twilio, meta, ai):
         server.stop()
+
+
+def flush_redis(url: str) -> None:
+    """Nothing left in the job queue by an earlier run."""
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def start_consumer(
+    database_url: str, greenlets: int, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """A separate consumer, as README's scale-out section runs it."""
+    environment = {**os.environ, **OFFLINE, "DATABASE_URL": database_url, **env}
+    return subprocess.Popen(
+        [str(BIN / "huey_consumer"), "server.jobs.worker.huey", "-k", "greenlet", "-w", str(greenlets)],
+        cwd=ROOT,
+        env=environment,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def measure(
+    args: argparse.Namespace,
+    providers: tuple[str, ...],
+    base: str,
+    database_url: str,
+    twilio: FakeTwilio,
+    meta: FakeMetaGraph,
+    ai: FakeOpenAIChat,
+    pacing: str,
+) -> None:
+    for provider in providers:
+        warm = latency(provider, base, args.warmup, twilio, meta, first_customer=WARMUP_CUSTOMERS)
+        print(f"{provider}: warm-up, {len(warm)} replies (not counted)")
+    twilio.reset()
+    meta.reset()
+    ai.reset()
+    ai.delay = args.ai_delay
+    for provider in providers:
+        calls_before = len(ai.calls)
+        context = multiprocessing.get_context("spawn")
+        out: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+        generator = context.Process(
+            target=load,
+            args=(provider, base, args.rate, args.seconds, args.customers, args.resend, out),
+        )
+        generator.start()
+        results, elapsed = out.get()
+        generator.join()
+        ack_ms = [r[2] for r in results]
+        lag_ms = [r[3] for r in results]
+        print(
+            f"{provider}: database {database_url.split('://')[0]}, sent {len(results)} in "
+            f"{elapsed:.1f} s ({len(results) / elapsed:.0f}/s) from {args.customers} customers, fake AI "
+            f"{args.ai_delay * 1000:.0f} ms, {pacing}"
+        )
+        print(
+            f"  webhook ack      {summary(ack_ms)}  max={max(ack_ms):7.2f} ms  "
+            f"non-200={sum(1 for r in results if r[4] != 200)}"
+        )
+        print(
+            f"  generator lag    p50={statistics.median(lag_ms):6.2f} ms  "
+            f"p99={percentile(lag_ms, 99):6.2f} ms (how late a delivery left vs its schedule)"
+        )
+        time.sleep(args.drain)
+        count_what_matters(
+            provider,
+            database_url,
+            results,
+            reply_bodies(provider, twilio, meta),
+            len(ai.calls) - calls_before,
+        )
+        latencies = latency(provider, base, args.latency_samples, twilio, meta)
+        print(
+            f"  inbound -> reply {summary(latencies) if latencies else 'none'}  ({pacing}, AI "
+            f"{args.ai_delay * 1000:.0f} ms; {args.latency_samples - len(latencies)} missing)"
+        )
 
 
 if __name__ == "__main__":
