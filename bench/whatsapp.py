@@ -50,6 +50,7 @@ SENDER = "+97235550111"
 PNID, META_TOKEN = "106540352242922", "EAAG-bench-token"
 CUSTOMER_BASE = {"twilio": 20000000, "meta": 30000000}  # separate senders per provider
 LATENCY_BASE = {"twilio": 40000000, "meta": 50000000}
+STEADY_AFTER = 5  # seconds: the acknowledgements once every customer has a conversation and a lead
 WARMUP_CUSTOMERS = 9000  # the warm-up's senders, after the latency samples' (within LATENCY_BASE's range)
 
 
@@ -422,6 +423,12 @@ def measure(
             f"  webhook ack      {summary(ack_ms)}  max={max(ack_ms):7.2f} ms  "
             f"non-200={sum(1 for r in results if r[4] != 200)}"
         )
+        settled = [r[2] for r in results if r[0] >= STEADY_AFTER * args.rate]
+        if settled:
+            print(
+                f"  ack after {STEADY_AFTER} s  {summary(settled)}  (the first seconds are every customer's "
+                f"first message: a new conversation and lead each)"
+            )
         print(
             f"  generator lag    p50={statistics.median(lag_ms):6.2f} ms  "
             f"p99={percentile(lag_ms, 99):6.2f} ms (how late a delivery left vs its schedule)"

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     whatsapp_reply_burst_quiet_seconds: float = Field(default=3.0, ge=0, le=30)
     # ...but a customer who keeps typing is answered after at most this long.
     whatsapp_reply_max_wait_seconds: float = Field(default=5.0, ge=0, le=120)
+    # Replies written at once inside the web worker (the embedded consumer); the rest wait their turn
+    # so the webhooks sharing the worker are not starved.
+    whatsapp_reply_concurrency: int = Field(default=32, ge=1, le=1000)
     whatsapp_ai_history_messages: int = Field(default=20, ge=1, le=200)
     whatsapp_ai_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     whatsapp_send_timeout_seconds: float = Field(default=15.0, gt=0, le=300)

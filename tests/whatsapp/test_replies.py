@@ -279,3 +279,35 @@ def test_an_attempt_that_read_the_conversation_before_another_answered_it_does_n
         outcome = replies.attempt_reply(conversation.id, final=True, wait=False)
     assert outcome == "idle"
     assert wa.fakes.ai.calls == [] and wa.fakes.twilio.sends == []
+
+
+def test_replies_in_the_worker_take_a_slot_each_but_none_while_waiting_for_quiet(
+    wa: WA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WHATSAPP_REPLY_CONCURRENCY replies write at once in the worker; one waiting for the customer to
+    be quiet holds no slot (else waiting conversations would keep the ready ones from answering)."""
+    import gevent
+
+    monkeypatch.setattr(wa.app.extensions["settings"], "whatsapp_reply_concurrency", 2)
+    monkeypatch.setattr(replies, "_slots", None)
+    monkeypatch.setattr(replies.time, "sleep", gevent.sleep)
+    writing, most, done = [0], [0], []
+
+    def fake_attempt(conversation_id: int, *, final: bool, wait: bool, sleep: Any) -> str:
+        if conversation_id < 3:
+            sleep(0.05)  # waiting for quiet: the others may write meanwhile
+        writing[0] += 1
+        most[0] = max(most[0], writing[0])
+        gevent.sleep(0.01)  # the AI call
+        writing[0] -= 1
+        done.append(conversation_id)
+        return "replied"
+
+    monkeypatch.setattr(replies, "attempt_reply", fake_attempt)
+    with wa.app.app_context():
+        replies._reply_slots()  # sized from the settings (greenlets spawned later have no app context)
+        greenlets = [gevent.spawn(replies._reply_in_greenlet, n) for n in range(1, 9)]
+        gevent.joinall(greenlets, timeout=5)
+    assert sorted(done) == list(range(1, 9)) and most[0] == 2
+    # The two that waited first finished last: they gave their slots to the six ready ones.
+    assert set(done[-2:]) == {1, 2}
