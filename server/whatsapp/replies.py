@@ -370,7 +370,8 @@ def _compose(settings: Settings, conversation: Conversation) -> tuple[ChatAnswer
     unanswered = service.unanswered_inbound(conversation)
     if not unanswered:
         return None, conversation.answered_through_id
-    return _ask(settings, conversation), unanswered[-1].id
+    through_id = unanswered[-1].id
+    return _ask(settings, conversation, through_id), through_id
 
 
 def _quiet_at(settings: Settings, conversation: Conversation, now: datetime) -> datetime:
@@ -393,7 +394,11 @@ def _quiet_at(settings: Settings, conversation: Conversation, now: datetime) -> 
     return (conversation.last_inbound_received_at or now) + timedelta(seconds=quiet)
 
 
-def build_messages(settings: Settings, conversation: Conversation) -> list[dict[str, Any]]:
+def build_messages(
+    settings: Settings, conversation: Conversation, through_id: int | None = None
+) -> list[dict[str, Any]]:
+    """What the AI is given: the prompt, what is known, and the conversation up to the customer's line
+    `through_id` (a line that came after the unanswered ones were counted is the next reply's)."""
     tenant = TenantId(conversation.business_id)
     business = db_session.execute(
         select(Business.name, Business.timezone).where(Business.id == tenant)
@@ -427,14 +432,14 @@ def build_messages(settings: Settings, conversation: Conversation) -> list[dict[
         )
     )
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
-    for item in service.history(conversation, settings.whatsapp_ai_history_messages):
+    for item in service.history(conversation, settings.whatsapp_ai_history_messages, through_id):
         role = "user" if item.direction == Direction.inbound.value else "assistant"
         messages.append({"role": role, "content": item.text})
     return messages
 
 
-def _ask(settings: Settings, conversation: Conversation) -> ChatAnswer:
-    messages = build_messages(settings, conversation)
+def _ask(settings: Settings, conversation: Conversation, through_id: int) -> ChatAnswer:
+    messages = build_messages(settings, conversation, through_id)
     # A customer without a number has no lead to save to (leads are one per phone) until it appears.
     tools = [SAVE_LEAD_TOOL] if conversation.customer_phone else []
     db_session.commit()  # give the connection back while the AI thinks

@@ -955,21 +955,31 @@ def unanswered_inbound(conversation: Conversation) -> list[Message]:
     )
 
 
-def history(conversation: Conversation, limit: int) -> list[Message]:
-    """The last `limit` messages for the AI, oldest first, the unanswered ones last.
+def history(conversation: Conversation, limit: int, through_id: int | None = None) -> list[Message]:
+    """The last `limit` messages for the AI, oldest first, the unanswered ones last; the customer's
+    only up to `through_id` when given (the lines the reply answers: on PostgreSQL a line can land
+    between counting them and reading the history, and it would be answered twice).
 
     A line that came in while an answer was being written has a smaller id than that answer; in id
     order the AI would take it as answered already. Nothing after answered_through_id is, so those
     go after every answer.
     """
+    inbound: ColumnElement[bool] = Message.direction == Direction.inbound.value
+    if through_id is not None:
+        inbound = and_(inbound, Message.id <= through_id)
     rows = db_session.scalars(
         select(Message)
         .where(
             Message.conversation_id == conversation.id,
             or_(
-                Message.direction == Direction.inbound.value,
+                inbound,
                 # What we said: not a failed AI reply's empty row, nor a message that never arrived.
-                and_(Message.text != "", Message.kind != "ai_reply", Message.status != Delivery.failed.value),
+                and_(
+                    Message.direction == Direction.outbound.value,
+                    Message.text != "",
+                    Message.kind != "ai_reply",
+                    Message.status != Delivery.failed.value,
+                ),
             ),
         )
         .order_by(Message.id.desc())

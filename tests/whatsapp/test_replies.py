@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from server.db import db_session, get_engine, utcnow
 from server.jobs import huey
 from server.leads.models import Lead
-from server.whatsapp import replies
+from server.whatsapp import replies, service
 from server.whatsapp.models import Conversation, Message
 from tests.fakes import whatsapp_meta as meta
 from tests.whatsapp.conftest import CUSTOMER, NUMBER_A, PNID_A, WA
@@ -186,8 +186,6 @@ def test_a_username_without_a_number_is_answered_by_user_id_and_gets_no_lead_yet
 
 
 def test_a_conversation_nobody_can_write_to_is_marked_without_an_ai_call(wa: WA) -> None:
-    from server.whatsapp import service
-
     # A Twilio conversation keyed by a user id only: Twilio has no way to address it.
     now = utcnow()
     conversation = Conversation(
@@ -311,3 +309,41 @@ def test_replies_in_the_worker_take_a_slot_each_but_none_while_waiting_for_quiet
     assert sorted(done) == list(range(1, 9)) and most[0] == 2
     # The two that waited first finished last: they gave their slots to the six ready ones.
     assert set(done[-2:]) == {1, 2}
+
+
+def test_a_line_landing_between_counting_the_unanswered_and_reading_the_history_is_answered_once(
+    wa: WA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the reply's queries interleave with the webhooks': a line stored after the reply
+    counted what it answers must not reach this answer's AI call (the next reply answers it)."""
+    monkeypatch.setattr(wa.app.extensions["settings"], "whatsapp_reply_max_wait_seconds", 0.0)
+    real_history = service.history
+    landed: list[int] = []
+
+    def a_line_lands_first(conversation: Conversation, *args: Any) -> list[Message]:
+        if not landed:
+            with get_engine().begin() as other:  # the webhook, on its own connection
+                landed.append(
+                    other.execute(
+                        insert(Message)
+                        .values(
+                            business_id=conversation.business_id,
+                            conversation_id=conversation.id,
+                            direction="in",
+                            author="customer",
+                            provider="twilio",
+                            provider_message_id="SM" + "5" * 32,
+                            kind="text",
+                            text="ועוד שאלה",
+                            status="received",
+                            created_at=utcnow(),
+                            status_at=utcnow(),
+                        )
+                        .returning(Message.id)
+                    ).scalar_one()
+                )
+        return real_history(conversation, *args)
+
+    monkeypatch.setattr(service, "history", a_line_lands_first)
+    wa.twilio_text("שאלה")
+    assert [s.body for s in wa.fakes.twilio.sends] == ["echo: שאלה", "echo: ועוד שאלה"]
