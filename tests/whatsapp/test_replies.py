@@ -19,6 +19,24 @@ from tests.whatsapp.conftest import CUSTOMER, NUMBER_A, PNID_A, WA
 TOOL_CALL: dict[str, Any] = {"tool_calls": [{"name": "save_lead", "arguments": {"full_name": "דנה כהן"}}]}
 
 
+def _customer_line(business_id: int, conversation_id: int, sid: str, text: str) -> dict[str, Any]:
+    """The columns of a customer's Twilio line, as the intake stores it."""
+    now = utcnow()
+    return {
+        "business_id": business_id,
+        "conversation_id": conversation_id,
+        "direction": "in",
+        "author": "customer",
+        "provider": "twilio",
+        "provider_message_id": sid,
+        "kind": "text",
+        "text": text,
+        "status": "received",
+        "created_at": now,
+        "status_at": now,
+    }
+
+
 def _thread(wa: WA) -> list[Message]:
     return wa.messages(wa.conversation(wa.world.business_a, CUSTOMER).id)
 
@@ -200,18 +218,7 @@ def test_a_conversation_nobody_can_write_to_is_marked_without_an_ai_call(wa: WA)
     )
     db_session.add(conversation)
     db_session.flush()
-    db_session.add(
-        Message(
-            business_id=wa.world.business_a,
-            conversation_id=conversation.id,
-            direction="in",
-            author="customer",
-            provider="twilio",
-            provider_message_id="SM" + "9" * 32,
-            text="שלום",
-            status="received",
-        )
-    )
+    db_session.add(Message(**_customer_line(wa.world.business_a, conversation.id, "SM" + "9" * 32, "שלום")))
     db_session.commit()
     with wa.app.app_context():
         replies.reply_to_conversation(conversation.id)
@@ -327,17 +334,9 @@ def test_a_line_landing_between_counting_the_unanswered_and_reading_the_history_
                     other.execute(
                         insert(Message)
                         .values(
-                            business_id=conversation.business_id,
-                            conversation_id=conversation.id,
-                            direction="in",
-                            author="customer",
-                            provider="twilio",
-                            provider_message_id="SM" + "5" * 32,
-                            kind="text",
-                            text="ועוד שאלה",
-                            status="received",
-                            created_at=utcnow(),
-                            status_at=utcnow(),
+                            **_customer_line(
+                                conversation.business_id, conversation.id, "SM" + "5" * 32, "ועוד שאלה"
+                            )
                         )
                         .returning(Message.id)
                     ).scalar_one()
