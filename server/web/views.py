@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import mimetypes
 import subprocess
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
+from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 
 from server import __version__
 from server.auth.guard import Access, access
@@ -110,6 +113,24 @@ def openapi() -> Response:
     return jsonify(spec.spec)
 
 
+COMPRESSIBLE = frozenset({".js", ".css", ".svg", ".json", ".map", ".txt", ".html"})
+
+
+def _gzipped(file: Path) -> bytes | None:
+    """The asset gzipped (once per file and process: the names are content hashes), or None for what
+    does not shrink (images, fonts). The app's scripts went over the wire uncompressed: 738 KB on a
+    cold leads page, ~240 KB gzipped."""
+    if file.suffix not in COMPRESSIBLE:
+        return None
+    stat = file.stat()
+    return _gzip_file(str(file), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=512)
+def _gzip_file(path: str, _mtime_ns: int, _size: int) -> bytes:
+    return gzip.compress(Path(path).read_bytes(), compresslevel=6, mtime=0)
+
+
 @bp.get("/", defaults={"path": ""})
 @bp.get("/<path:path>")
 @access(Access.public)  # the catch-all also sees unknown /api paths; it answers them 404
@@ -121,7 +142,15 @@ def spa(path: str) -> Response:
             return send_from_directory(CLIENT_DIST, path)
         # Hashed file names: cached for a year and never revalidated. (Setting max-age on the
         # response afterwards kept send_file's no-cache: every asset was asked for again.)
-        response = send_from_directory(CLIENT_DIST, path, max_age=ASSET_MAX_AGE)
+        packed = _gzipped(CLIENT_DIST / path) if request.accept_encodings["gzip"] else None
+        if packed is None:
+            response = send_from_directory(CLIENT_DIST, path, max_age=ASSET_MAX_AGE)
+        else:
+            response = Response(packed, mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream")
+            response.headers["Content-Encoding"] = "gzip"
+            response.cache_control.public = True
+            response.cache_control.max_age = ASSET_MAX_AGE
+        response.vary.add("Accept-Encoding")
         response.cache_control.immutable = True
         return response
     index = CLIENT_DIST / "index.html"

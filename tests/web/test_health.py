@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,13 @@ def test_built_assets_are_cached_for_good_and_the_page_is_always_checked(
     assert asset.status_code == 200
     assert asset.cache_control.max_age == 365 * 24 * 3600 and asset.cache_control.immutable
     assert asset.cache_control.public and not asset.cache_control.no_cache
+    assert "Content-Encoding" not in asset.headers and asset.data == b"console.log(1)"
+    packed = client.get("/assets/index-AbC123.js", headers={"Accept-Encoding": "gzip, br"})
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == b"console.log(1)"
+    assert packed.mimetype in ("text/javascript", "application/javascript")
+    assert packed.cache_control.max_age == 365 * 24 * 3600 and packed.cache_control.immutable
+    assert packed.cache_control.public and not packed.cache_control.no_cache
     for path in ("/", "/app/leads"):
         page = client.get(path)
         assert page.status_code == 200 and page.cache_control.no_cache
