@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -96,6 +98,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 SessionFactory = sessionmaker(expire_on_commit=False)
 db_session: scoped_session[Session] = scoped_session(SessionFactory)
 _engine: Engine | None = None
+
+
+def in_own_session(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `fn` on this greenlet's scoped session and drop the session afterwards, whatever happens
+    (closing it rolls back what `fn` did not commit and gives the connection back): for work outside
+    a request (jobs, the calls' database work, timers)."""
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        db_session.remove()
 
 
 def init_db(url: str) -> Engine:

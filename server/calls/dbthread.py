@@ -21,7 +21,7 @@ from huey.storage import SqliteStorage
 from sqlalchemy import Engine
 
 from server.concurrency import under_gevent
-from server.db import SessionFactory, db_session, get_engine, make_engine
+from server.db import SessionFactory, db_session, get_engine, in_own_session, make_engine
 
 T = TypeVar("T")
 
@@ -49,13 +49,7 @@ class CallDatabaseThread:
         # The scoped session is per thread here (threading.local is greenlet-local under gevent, and
         # this thread is one greenlet): bind it to this thread's engine, and drop it afterwards.
         db_session.registry.set(SessionFactory(bind=self._engine))
-        try:
-            return fn(*args)
-        except Exception:
-            db_session.rollback()
-            raise
-        finally:
-            db_session.remove()
+        return in_own_session(fn, *args)
 
     def _enqueue(self, queue_name: str, filename: str, message: bytes, priority: int | None) -> None:
         storage = self._queues.get((queue_name, filename))

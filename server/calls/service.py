@@ -21,7 +21,7 @@ from server.calls import tokens
 from server.calls.dbthread import call_database_thread, database_blocks
 from server.calls.models import FINAL_STATUSES, AiOutcome, Call, CallStatus
 from server.calls.schemas import CallQuery
-from server.db import UTCDateTime, db_session, utcnow
+from server.db import UTCDateTime, db_session, in_own_session, utcnow
 from server.errors import NotFound, ValidationFailed
 from server.leads.models import Lead, LeadEventKind, LeadSource
 from server.leads.service import record_event, upsert_from_channel
@@ -45,17 +45,7 @@ def off_loop(fn: Callable[..., T], *args: Any) -> T:
     thread = call_database_thread()
     if thread is not None and database_blocks():
         return thread.run(fn, *args)
-    return _in_own_session(fn, *args)
-
-
-def _in_own_session(fn: Callable[..., T], *args: Any) -> T:
-    try:
-        return fn(*args)
-    except Exception:
-        db_session.rollback()
-        raise
-    finally:
-        db_session.remove()
+    return in_own_session(fn, *args)
 
 
 # ---------------------------------------------------------------- the voice webhook

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
-from server.db import db_session, init_db, is_initialised
+from server.db import in_own_session, init_db, is_initialised
 from server.settings import INSTANCE_DIR, load_settings
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,7 @@ def job(**task_options: Any) -> Callable[[F], Any]:
     def decorate(fn: F) -> Any:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except Exception:
-                db_session.rollback()
-                raise
-            finally:
-                db_session.remove()
+            return in_own_session(fn, *args, **kwargs)
 
         return huey.task(**task_options)(run)
 
@@ -66,10 +60,7 @@ def periodic(validate_datetime: Callable[..., bool], **task_options: Any) -> Cal
     def decorate(fn: F) -> Any:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                db_session.remove()
+            return in_own_session(fn, *args, **kwargs)
 
         return huey.periodic_task(validate_datetime, **task_options)(run)
 
