@@ -125,15 +125,6 @@ def _later(column: Any, at: Any) -> Any:
 
 _INSERT_EVENT = insert(_events)
 _INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
-_KNOWN_CONVERSATION = select(
-    _conversations.c.id,
-    _conversations.c.lead_id,
-    _conversations.c.customer_phone,
-    _conversations.c.customer_user_id,
-    _conversations.c.customer_name,
-).where(
-    _conversations.c.business_id == bindparam("tenant"), _conversations.c.customer_key == bindparam("key")
-)
 _RECORD_INBOUND_VALUES = {
     "unread_count": _conversations.c.unread_count + 1,
     "last_message_at": _at("p_now"),
@@ -144,33 +135,49 @@ _RECORD_INBOUND_VALUES = {
     "updated_at": _at("p_now"),
     "last_inbound_at": _later(_conversations.c.last_inbound_at, _at("p_sent")),
 }
-_RECORD_INBOUND = (
-    update(_conversations)
-    .where(_conversations.c.id == bindparam("p_id"))
-    .values(**_RECORD_INBOUND_VALUES)
-    .returning(_conversations.c.reply_armed_at)
-)
-_RECORD_INBOUND_AND_ARM = (
-    update(_conversations)
-    .where(_conversations.c.id == bindparam("p_id"))
-    .values(
-        **_RECORD_INBOUND_VALUES,
-        reply_armed_at=case(
-            (
-                and_(
-                    _conversations.c.ai_paused.is_(False),
-                    or_(
-                        _conversations.c.reply_armed_at.is_(None),
-                        _conversations.c.reply_armed_at < _at("p_stale"),
-                    ),
-                ),
-                _at("p_now"),
+_ARM_VALUE = case(
+    (
+        and_(
+            _conversations.c.ai_paused.is_(False),
+            or_(
+                _conversations.c.reply_armed_at.is_(None),
+                _conversations.c.reply_armed_at < _at("p_stale"),
             ),
-            else_=_conversations.c.reply_armed_at,
         ),
-    )
-    .returning(_conversations.c.reply_armed_at)
+        _at("p_now"),
+    ),
+    else_=_conversations.c.reply_armed_at,
 )
+_BY_ID = _conversations.c.id == bindparam("p_id")
+_BY_CUSTOMER = and_(
+    _conversations.c.business_id == bindparam("p_tenant"), _conversations.c.customer_key == bindparam("p_key")
+)
+
+
+def _record_inbound(where: ColumnElement[bool], arm: bool) -> Any:
+    """One UPDATE of the conversation for an inbound line (counters, preview, the 24-hour window, and
+    with `arm` the reply), returning what the intake needs of it: by customer it replaces the SELECT."""
+    values = {**_RECORD_INBOUND_VALUES, **({"reply_armed_at": _ARM_VALUE} if arm else {})}
+    return (
+        update(_conversations)
+        .where(where)
+        .values(**values)
+        .returning(
+            _conversations.c.id,
+            _conversations.c.lead_id,
+            _conversations.c.customer_phone,
+            _conversations.c.customer_user_id,
+            _conversations.c.customer_name,
+            _conversations.c.reply_armed_at,
+        )
+    )
+
+
+_RECORD_INBOUND = {
+    (by_customer, arm): _record_inbound(_BY_CUSTOMER if by_customer else _BY_ID, arm)
+    for by_customer in (True, False)
+    for arm in (True, False)
+}
 _TOUCH_LEAD = (
     update(_leads)
     .where(
@@ -191,17 +198,29 @@ def ingest_message(business: Routed | Business, inbound: InboundMessage) -> Inge
     redelivery (or the same message racing on another connection) fails on the unique key and
     does nothing. Any other integrity error is raised: the webhook answers 5xx and is retried.
 
-    The webhook's hot path: a known customer of a known lead costs six prepared statements and no
-    ORM objects (the event, the conversation's row, the message, one UPDATE of the conversation that
-    also arms the reply, one UPDATE of the lead). A new customer, a new name or number, or a lead
-    that changed take the full path (_conversation_for, _link_lead).
+    The webhook's hot path: a known customer of a known lead costs four prepared statements on the
+    connection and no ORM objects (the event; one UPDATE of the customer's conversation that also
+    arms the reply and returns the row; the message; one UPDATE of the lead). A new customer, a new
+    name or user id, or a lead that changed take the full path (_conversation_for, _link_lead).
     """
     tenant = TenantId(business.id)
     now = utcnow()
     sent_at = min(inbound.sent_at or now, now)
     provider = inbound.provider.value
+    params: dict[str, Any] = {
+        "p_tenant": tenant,
+        "p_key": inbound.customer_phone,
+        "p_now": now,
+        "p_sent": sent_at,
+        "p_stale": now - STALE_ARM,
+        "p_preview": inbound.text[:200],
+        "p_provider": provider,
+        "p_address": inbound.business_address,
+    }
+    arm_reply = business.is_active
     try:
-        db_session.execute(
+        connection = db_session.connection()  # Core statements: the ORM's execute layer is not needed
+        connection.execute(
             _INSERT_EVENT,
             {
                 "provider": provider,
@@ -212,19 +231,22 @@ def ingest_message(business: Routed | Business, inbound: InboundMessage) -> Inge
                 "processed": True,
             },
         )
-        known = _known_conversation(tenant, inbound)
-        if known is None:
-            conversation = _conversation_for(tenant, inbound, now)
+        row = None
+        if inbound.customer_phone:
+            row = connection.execute(_RECORD_INBOUND[True, arm_reply], params).first()
+        conversation: Conversation | None = None
+        if row is None or _needs_filling(row, inbound):
+            conversation = _conversation_for(tenant, inbound, now, phone_absent=row is None)
             db_session.flush()
-            conversation_id, lead_id = conversation.id, conversation.lead_id
-            customer_phone = conversation.customer_phone
-        else:
-            conversation_id, lead_id, customer_phone = known
-        message_id = db_session.execute(
+            if row is None:
+                row = connection.execute(
+                    _RECORD_INBOUND[False, arm_reply], {**params, "p_id": conversation.id}
+                ).one()
+        message_id = connection.execute(
             _INSERT_MESSAGE,
             {
                 "business_id": business.id,
-                "conversation_id": conversation_id,
+                "conversation_id": row.id,
                 "direction": Direction.inbound.value,
                 "author": Author.customer.value,
                 "provider": provider,
@@ -238,24 +260,13 @@ def ingest_message(business: Routed | Business, inbound: InboundMessage) -> Inge
                 "status_at": now,
             },
         ).scalar_one()
-        params = {
-            "p_id": conversation_id,
-            "p_now": now,
-            "p_sent": sent_at,
-            "p_preview": inbound.text[:200],
-            "p_provider": provider,
-            "p_address": inbound.business_address,
-        }
-        if business.is_active:
-            armed_at = db_session.execute(_RECORD_INBOUND_AND_ARM, {**params, "p_stale": now - STALE_ARM})
-            arm = armed_at.scalar_one() == now
-        else:
-            db_session.execute(_RECORD_INBOUND, params).scalar_one()
-            arm = False
-        if not _touch_lead(tenant, lead_id, customer_phone, inbound, sent_at, now):
-            linked = db_session.get(Conversation, conversation_id, populate_existing=True)
-            assert linked is not None
-            _link_lead(tenant, linked, inbound, sent_at)
+        arm = arm_reply and row.reply_armed_at == now
+        phone = conversation.customer_phone if conversation is not None else row.customer_phone
+        if not _touch_lead(tenant, row.lead_id, phone, inbound, sent_at, now):
+            if conversation is None:
+                conversation = db_session.get(Conversation, row.id)
+            assert conversation is not None
+            _link_lead(tenant, conversation, inbound, sent_at)
         db_session.commit()
     except IntegrityError:
         db_session.rollback()
@@ -267,22 +278,16 @@ def ingest_message(business: Routed | Business, inbound: InboundMessage) -> Inge
             inbound.provider_message_id,
         )
         raise
-    return Ingested(duplicate=False, conversation_id=conversation_id, message_id=message_id, arm_reply=arm)
+    return Ingested(duplicate=False, conversation_id=row.id, message_id=message_id, arm_reply=arm)
 
 
-def _known_conversation(tenant: TenantId, inbound: InboundMessage) -> tuple[int, int | None, str] | None:
-    """(id, lead_id, phone) of the customer's conversation when nothing about it needs changing."""
-    if not inbound.customer_phone:
-        return None
-    row = db_session.execute(_KNOWN_CONVERSATION, {"tenant": tenant, "key": inbound.customer_phone}).first()
-    if (
-        row is None
-        or row.customer_phone is None
+def _needs_filling(row: Row[Any], inbound: InboundMessage) -> bool:
+    """The customer's conversation lacks what this message shows (their number, user id or name)."""
+    return bool(
+        row.customer_phone is None
         or (inbound.customer_user_id and not row.customer_user_id)
         or (inbound.customer_name and not row.customer_name)
-    ):
-        return None
-    return row.id, row.lead_id, row.customer_phone
+    )
 
 
 def _touch_lead(
@@ -300,14 +305,17 @@ def _touch_lead(
     if lead_id is None:
         return False
     params = {"p_id": lead_id, "p_tenant": tenant, "p_phone": phone, "p_at": at, "p_now": now}
-    name = db_session.execute(_TOUCH_LEAD, params).scalar()
+    name = db_session.connection().execute(_TOUCH_LEAD, params).scalar()
     return name is not None and bool(name or not inbound.customer_name.strip())
 
 
-def _conversation_for(tenant: TenantId, inbound: InboundMessage, now: datetime) -> Conversation:
-    """The customer's conversation: by phone, else by WhatsApp user id; merged when both appear."""
+def _conversation_for(
+    tenant: TenantId, inbound: InboundMessage, now: datetime, *, phone_absent: bool = False
+) -> Conversation:
+    """The customer's conversation: by phone, else by WhatsApp user id; merged when both appear.
+    `phone_absent`: the caller just found no conversation under the customer's number."""
     by_phone = by_user = None
-    if inbound.customer_phone:
+    if inbound.customer_phone and not phone_absent:
         by_phone = _find_conversation(tenant, inbound.customer_phone)
     if inbound.customer_user_id:
         by_user = db_session.scalar(
