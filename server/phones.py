@@ -22,7 +22,7 @@ class Phone:
 
 
 # Pure, and the same few numbers come again and again (a business's own number on every webhook, its
-# customers on each of their messages): parsing one with phonenumbers costs ~0.07 ms (bench/whatsapp.py's
+# customers on each of their messages): parsing one with phonenumbers costs ~0.07 ms (on the bench
 # machine). Failures are not cached (lru_cache does not keep exceptions).
 @lru_cache(maxsize=16384)
 def parse_phone(raw: str, region: str = DEFAULT_REGION) -> Phone:

@@ -57,8 +57,9 @@ def complete(settings: Settings, messages: list[dict[str, Any]], tools: list[dic
     # The conversation and the tools go as extra_body: they are already the wire format (plain JSON),
     # and create()'s client-side transform walks them against the typed params on every call, for a
     # body it leaves unchanged. With 20 messages and save_lead that walk cost 8.5 of 13.5 ms of CPU per
-    # call (bench/whatsapp.py's machine); the library still builds the request, authenticates, maps
-    # the errors and parses the typed answer. `messages=[]` only satisfies create()'s signature.
+    # call (a microbenchmark against the fake AI on the 2-core bench machine). The library still builds
+    # the request, authenticates, maps the errors and parses the typed answer; `messages=[]` only
+    # satisfies create()'s signature.
     body: dict[str, Any] = {"messages": messages}
     if tools:  # the API refuses an empty list
         body["tools"] = tools
