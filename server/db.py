@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, Insert, MetaData, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -46,6 +47,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def insert_or_nothing(table: Table, *keys: str) -> dict[str, Insert]:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING for each dialect, by its name: a row that is already
+    there is no error and returns no row (RETURNING), without a savepoint around it."""
+    return {
+        "postgresql": postgresql.insert(table).on_conflict_do_nothing(index_elements=keys),
+        "sqlite": sqlite.insert(table).on_conflict_do_nothing(index_elements=keys),
+    }
 
 
 def utcnow() -> datetime:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    Connection,
     Row,
     Select,
     Table,
@@ -33,10 +34,11 @@ from sqlalchemy.sql.expression import ColumnElement, Exists
 from server import pagination
 from server.auth.context import RequestContext, TenantId
 from server.business.models import Business, BusinessNumber, NumberKind
-from server.db import UTCDateTime, db_session, utcnow
+from server.db import UTCDateTime, db_session, insert_or_nothing, utcnow
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.leads import service as leads
 from server.leads.models import Lead, LeadEventKind, LeadSource
+from server.phones import parse_phone
 from server.whatsapp.intake import InboundMessage, StatusUpdate
 from server.whatsapp.models import (
     DELIVERY_RANK,
@@ -87,7 +89,7 @@ _ROUTE_BY_PHONE_NUMBER_ID = select(_businesses.c.id, _businesses.c.is_active).wh
 
 
 def _route(statement: Select[Any], address: str) -> Routed | None:
-    row = db_session.execute(statement, {"address": address}).first()
+    row = db_session.connection().execute(statement, {"address": address}).first()
     return Routed(row.id, row.is_active) if row else None
 
 
@@ -154,23 +156,22 @@ _BY_CUSTOMER = and_(
 )
 
 
+# What the intake needs of the customer's conversation, returned by the statement that writes it.
+_RETURNED = (
+    _conversations.c.id,
+    _conversations.c.lead_id,
+    _conversations.c.customer_phone,
+    _conversations.c.customer_user_id,
+    _conversations.c.customer_name,
+    _conversations.c.reply_armed_at,
+)
+
+
 def _record_inbound(where: ColumnElement[bool], arm: bool) -> Any:
     """One UPDATE of the conversation for an inbound line (counters, preview, the 24-hour window, and
     with `arm` the reply), returning what the intake needs of it: by customer it replaces the SELECT."""
     values = {**_RECORD_INBOUND_VALUES, **({"reply_armed_at": _ARM_VALUE} if arm else {})}
-    return (
-        update(_conversations)
-        .where(where)
-        .values(**values)
-        .returning(
-            _conversations.c.id,
-            _conversations.c.lead_id,
-            _conversations.c.customer_phone,
-            _conversations.c.customer_user_id,
-            _conversations.c.customer_name,
-            _conversations.c.reply_armed_at,
-        )
-    )
+    return update(_conversations).where(where).values(**values).returning(*_RETURNED)
 
 
 _RECORD_INBOUND = {
@@ -178,6 +179,14 @@ _RECORD_INBOUND = {
     for by_customer in (True, False)
     for arm in (True, False)
 }
+_INSERT_CONVERSATION = {
+    dialect: statement.returning(*_RETURNED)
+    for dialect, statement in insert_or_nothing(_conversations, "business_id", "customer_key").items()
+}
+_USER_ID_TAKEN = select(_conversations.c.id).where(
+    _conversations.c.business_id == bindparam("p_tenant"),
+    _conversations.c.customer_user_id == bindparam("p_user"),
+)
 _TOUCH_LEAD = (
     update(_leads)
     .where(
@@ -232,8 +241,12 @@ def ingest_message(business: Routed | Business, inbound: InboundMessage) -> Inge
             },
         )
         row = None
+        lead_touched = False
         if inbound.customer_phone:
             row = connection.execute(_RECORD_INBOUND[True, arm_reply], params).first()
+            if row is None:
+                row = _new_customer(connection, tenant, inbound, params, arm_reply)
+                lead_touched = row is not None
         conversation: Conversation | None = None
         if row is None or _needs_filling(row, inbound):
             conversation = _conversation_for(tenant, inbound, now, phone_absent=row is None)
@@ -262,7 +275,7 @@ def ingest_message(business: Routed | Business, inbound: InboundMessage) -> Inge
         ).scalar_one()
         arm = arm_reply and row.reply_armed_at == now
         phone = conversation.customer_phone if conversation is not None else row.customer_phone
-        if not _touch_lead(tenant, row.lead_id, phone, inbound, sent_at, now):
+        if not lead_touched and not _touch_lead(tenant, row.lead_id, phone, inbound, sent_at, now):
             if conversation is None:
                 conversation = db_session.get(Conversation, row.id)
             assert conversation is not None
@@ -279,6 +292,64 @@ def ingest_message(business: Routed | Business, inbound: InboundMessage) -> Inge
         )
         raise
     return Ingested(duplicate=False, conversation_id=row.id, message_id=message_id, arm_reply=arm)
+
+
+def _new_customer(
+    connection: Connection, tenant: TenantId, inbound: InboundMessage, params: dict[str, Any], arm: bool
+) -> Row[Any] | None:
+    """A number writing for the first time: its lead, then its conversation (holding this message's
+    counters, linked), then the link on the lead's timeline, in Core statements without savepoints.
+    None when the full path must run instead: the number already has a lead, the WhatsApp user id
+    already has a conversation (a username customer showing the number), or a message racing this
+    one created the conversation first."""
+    assert inbound.customer_phone is not None
+    if (
+        inbound.customer_user_id
+        and connection.execute(
+            _USER_ID_TAKEN, {"p_tenant": tenant, "p_user": inbound.customer_user_id}
+        ).first()
+    ):
+        return None
+    now = params["p_now"]
+    lead_id = leads.insert_channel_lead(
+        connection,
+        tenant,
+        parse_phone(inbound.customer_phone),
+        LeadSource.whatsapp,
+        full_name=inbound.customer_name,
+        inbound_at=params["p_sent"],
+        now=now,
+    )
+    if lead_id is None:
+        return None
+    row = connection.execute(
+        _INSERT_CONVERSATION[connection.dialect.name],
+        {
+            "business_id": tenant,
+            "customer_key": inbound.customer_phone,
+            "customer_phone": inbound.customer_phone,
+            "customer_user_id": inbound.customer_user_id,
+            "customer_name": inbound.customer_name,
+            "lead_id": lead_id,
+            "provider": params["p_provider"],
+            "business_address": params["p_address"],
+            "unread_count": 1,
+            "last_message_at": now,
+            "last_preview": params["p_preview"],
+            "last_inbound_at": params["p_sent"],
+            "last_inbound_received_at": now,
+            "reply_armed_at": now if arm else None,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).first()
+    if row is None:  # the conversation came first: the full path links it to the new lead
+        return None
+    data = {"conversation_id": row.id, "provider": params["p_provider"]}
+    connection.execute(
+        leads.INSERT_EVENT, leads.event_row(tenant, lead_id, LeadEventKind.conversation_linked, data, now)
+    )
+    return row
 
 
 def _needs_filling(row: Row[Any], inbound: InboundMessage) -> bool:

@@ -490,3 +490,41 @@ def test_an_inactive_business_stores_the_message_but_arms_no_reply(wa: WA) -> No
     assert conversation.reply_armed_at is None and conversation.unread_count == 1
     assert [m.direction for m in wa.messages(conversation.id)] == ["in"]
     assert not wa.fakes.ai.calls
+
+
+def test_a_first_message_from_a_number_with_a_lead_links_that_lead(wa: WA) -> None:
+    """A number that already has a lead (typed in by a person) is not given a second one: the
+    conversation links it, the person's name stays, and its timeline gains only the link."""
+    user = wa.world.as_("business_a")
+    made = user.post("/api/leads", json={"full_name": "דנה מהטלפון", "phone": "050-123-4567"})
+    assert made.status_code == 201, made.json
+    lead_id = made.json["id"]
+    assert wa.twilio_text("היי", profile_name="Dana").status_code == 200
+    conversation = wa.conversation(wa.world.business_a)
+    assert conversation.lead_id == lead_id and wa.count(Lead) == 1
+    lead = db_session.get(Lead, lead_id)
+    assert lead is not None and lead.full_name == "דנה מהטלפון" and lead.last_inbound_at is not None
+    kinds = db_session.scalars(select(LeadEvent.kind).where(LeadEvent.lead_id == lead_id)).all()
+    assert kinds.count("created") == 1 and kinds.count("conversation_linked") == 1
+
+
+def test_a_new_senders_lead_takes_the_first_status_of_the_business_pipeline(wa: WA) -> None:
+    """Before the business has a pipeline the sender's message makes the default one; after the
+    business reorders it, a new sender's lead takes the new first status."""
+    user = wa.world.as_("business_a")
+    assert wa.twilio_text("ראשון", frm="+972501111111").status_code == 200
+    pipeline = [
+        {"key": "incoming", "label": "נכנס"},
+        {"key": "new", "label": "חדש"},
+        {"key": "won", "label": "נסגר", "kind": "won"},
+    ]
+    assert user.put("/api/leads/statuses", json={"statuses": pipeline}).status_code == 200
+    assert wa.twilio_text("שני", frm="+972502222222").status_code == 200
+    db_session.remove()
+    leads = db_session.scalars(select(Lead).order_by(Lead.id)).all()
+    assert [(lead.phone, lead.status, lead.source) for lead in leads] == [
+        ("+972501111111", "new", "whatsapp"),
+        ("+972502222222", "incoming", "whatsapp"),
+    ]
+    found = user.get("/api/leads", query_string={"q": "0502222222"}).json["items"]
+    assert [lead["phone"] for lead in found] == ["+972502222222"]
