@@ -17,11 +17,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gevent.threadpool import ThreadPool
-from huey.storage import SqliteStorage
 from sqlalchemy import Engine
 
 from server.concurrency import under_gevent
 from server.db import SessionFactory, db_session, get_engine, in_own_session, make_engine
+from server.jobs import SqliteJobStore
 
 T = TypeVar("T")
 
@@ -30,14 +30,14 @@ class CallDatabaseThread:
     def __init__(self) -> None:
         self.pool = ThreadPool(1)
         self._engine: Engine | None = None  # made and used on the thread only
-        self._queues: dict[tuple[str, str], SqliteStorage] = {}
+        self._queues: dict[tuple[str, str], SqliteJobStore] = {}
 
     def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) on the thread, with a session of its own; the calling greenlet waits, the hub runs."""
         return self.pool.apply(self._in_session, (fn, *args))  # type: ignore[no-any-return]
 
     def enqueue(self, queue_name: str, filename: str, message: bytes, priority: int | None) -> None:
-        """Write a serialized job into a SqliteHuey queue file through this thread's own handle."""
+        """Write a serialized job into the SQLite job queue file through this thread's own handle."""
         self.pool.apply(self._enqueue, (queue_name, filename, message, priority))
 
     def _in_session(self, fn: Callable[..., T], *args: Any) -> T:
@@ -54,7 +54,7 @@ class CallDatabaseThread:
     def _enqueue(self, queue_name: str, filename: str, message: bytes, priority: int | None) -> None:
         storage = self._queues.get((queue_name, filename))
         if storage is None:
-            storage = self._queues[(queue_name, filename)] = SqliteStorage(queue_name, filename=filename)
+            storage = self._queues[(queue_name, filename)] = SqliteJobStore(queue_name, filename=filename)
         storage.enqueue(message, priority)
 
 

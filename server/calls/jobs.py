@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from huey import SqliteHuey
-
 from server.calls import service
 from server.calls.dbthread import call_database_thread
-from server.jobs import huey, job
+from server.jobs import SqliteJobStore, huey, job
 
 
 @job(retries=5, retry_delay=2)
@@ -19,7 +17,7 @@ def save_call(record: dict[str, Any]) -> None:
 def hand_over(record: dict[str, Any]) -> None:
     """Queue the finished call to be saved; a SQLite queue's write (and fsync) leaves the hub too."""
     thread = call_database_thread()
-    if thread is None or not isinstance(huey, SqliteHuey) or huey.immediate:
+    if thread is None or not isinstance(huey.storage, SqliteJobStore) or huey.immediate:
         save_call(record)
         return
     task = save_call.s(record)
