@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -29,3 +29,29 @@ def run_blocking(fn: Callable[..., T], *args: object) -> T:
 
         return gevent.get_hub().threadpool.apply(fn, args)  # type: ignore[no-any-return]
     return fn(*args)
+
+
+_turn: Any = None  # one background task at a time waits for the idle loop (a gevent semaphore)
+IDLE_WAIT_LIMIT = 0.5  # seconds: past this, background work goes on anyway (a worker with no idle moment)
+
+
+def yield_to_requests() -> None:
+    """Background work in the web worker (AI replies, sends) calls this before a stretch of CPU.
+    Under gevent it returns once the event loop has nothing else ready to run: a webhook that has
+    arrived is read and answered first. Returns at once outside gevent."""
+    if under_gevent():
+        wait_for_idle_loop()
+
+
+def wait_for_idle_loop(limit: float | None = None) -> None:
+    """Until gevent's loop has no socket, timer or greenlet ready (gevent.idle), at most `limit`
+    seconds (IDLE_WAIT_LIMIT). One caller at a time waits for the idle moment: the background work
+    that resumes there is one stretch, not every waiting task at once."""
+    import gevent
+    from gevent.lock import Semaphore
+
+    global _turn
+    if _turn is None:
+        _turn = Semaphore(1)
+    with gevent.Timeout(IDLE_WAIT_LIMIT if limit is None else limit, False), _turn:
+        gevent.idle()

@@ -29,7 +29,7 @@ from server import crypto
 from server.auth.context import TenantId
 from server.business import service as business_service
 from server.business.models import Business
-from server.concurrency import under_gevent
+from server.concurrency import under_gevent, yield_to_requests
 from server.db import db_session, utcnow
 from server.jobs import huey, job, on_consumer_start, periodic
 from server.leads import service as leads
@@ -182,6 +182,7 @@ def attempt_reply(
     settings = crypto.active_settings()
     dropped = 0
     while True:
+        yield_to_requests()
         conversation = db_session.get(Conversation, conversation_id, populate_existing=True)
         if conversation is None or conversation.reply_armed_at is None:
             db_session.commit()
@@ -249,6 +250,7 @@ def attempt_reply(
             db_session.commit()
             log.error("AI reply for conversation %s failed for good: %s", conversation_id, exc)
             return "failed"
+        yield_to_requests()
         if (
             answer is not None
             and _latest_inbound_id(conversation_id) != through_id
@@ -288,7 +290,9 @@ def attempt_reply(
     conversation.reply_lease_until = None
     db_session.commit()
     if message is not None:
+        yield_to_requests()
         delivery.deliver_now(message.id)
+        yield_to_requests()
     _follow_up(conversation_id)
     return "replied" if message is not None else "nothing"
 
