@@ -68,3 +68,24 @@ def running_server(database_url: str | None = None, **env: str) -> Iterator[tupl
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=40)
+
+
+def server_cpu_seconds(base: str) -> float:
+    """CPU time (user + system) the gunicorn processes serving `base` have used so far (Linux /proc)."""
+    bind = f"0.0.0.0:{base.rsplit(':', 1)[1]}".encode()
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (
+                bind not in (entry / "cmdline").read_bytes()
+                or b"gunicorn" not in (entry / "cmdline").read_bytes()
+            ):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
