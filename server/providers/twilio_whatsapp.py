@@ -31,11 +31,22 @@ STATUS_MAP = {
 }
 
 
+class _Fields(dict[str, list[str]]):
+    """The POST fields as the validator reads a multi-valued form first (`getall`). werkzeug's
+    MultiDict has only `getlist`, which the validator reaches through two AttributeErrors per field
+    and per signature it computes (two): 90 -> 33 us a webhook of 14 fields."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
 def signature_valid(auth_token: str, url: str, form: Any, signature: str | None) -> bool:
-    """X-Twilio-Signature over the URL Twilio requested and every POST field (unknown ones included)."""
+    """X-Twilio-Signature over the URL Twilio requested and every POST field (unknown ones included,
+    every value of a repeated one). `form`: a werkzeug MultiDict or a plain mapping."""
     if not auth_token or not signature:
         return False
-    return bool(RequestValidator(auth_token).validate(url, form, signature))
+    fields = _Fields(form.lists()) if hasattr(form, "lists") else _Fields((k, [v]) for k, v in form.items())
+    return bool(RequestValidator(auth_token).validate(url, fields, signature))
 
 
 def address(number_e164: str) -> str:

@@ -528,3 +528,23 @@ def test_a_new_senders_lead_takes_the_first_status_of_the_business_pipeline(wa: 
     ]
     found = user.get("/api/leads", query_string={"q": "0502222222"}).json["items"]
     assert [lead["phone"] for lead in found] == ["+972502222222"]
+
+
+def test_the_twilio_signature_covers_every_value_of_a_repeated_field() -> None:
+    from twilio.request_validator import RequestValidator
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    from server.providers.twilio_whatsapp import signature_valid
+
+    url = PUBLIC + "/webhook/whatsapp/twilio"
+    pairs = [("MessageSid", "SM1"), ("Body", "שלום"), ("Tag", "a"), ("Tag", "b")]
+    signature = RequestValidator(twilio.AUTH_TOKEN).compute_signature(url, ImmutableMultiDict(pairs))
+    assert signature_valid(twilio.AUTH_TOKEN, url, ImmutableMultiDict(pairs), signature)
+    assert not signature_valid(twilio.AUTH_TOKEN, url, ImmutableMultiDict(pairs[:-1]), signature)
+    assert not signature_valid(
+        twilio.AUTH_TOKEN, url, ImmutableMultiDict([*pairs[:-1], ("Tag", "c")]), signature
+    )
+    single = dict(pairs[:3])
+    assert signature_valid(
+        twilio.AUTH_TOKEN, url, single, RequestValidator(twilio.AUTH_TOKEN).compute_signature(url, single)
+    )
