@@ -70,21 +70,36 @@ def running_server(database_url: str | None = None, **env: str) -> Iterator[tupl
         process.wait(timeout=40)
 
 
-def server_cpu_seconds(base: str) -> float:
-    """CPU time (user + system) the gunicorn processes serving `base` have used so far (Linux /proc)."""
+def gunicorn_processes(base: str) -> dict[int, int]:
+    """The gunicorn processes serving `base` (Linux /proc): {pid: parent pid}."""
     bind = f"0.0.0.0:{base.rsplit(':', 1)[1]}".encode()
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if (
-                bind not in (entry / "cmdline").read_bytes()
-                or b"gunicorn" not in (entry / "cmdline").read_bytes()
-            ):
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+            if bind in command and b"gunicorn" in command:
+                found[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+    return found
+
+
+def gunicorn_worker(base: str) -> int:
+    """The pid of the worker (the gunicorn process whose parent is the gunicorn master)."""
+    processes = gunicorn_processes(base)
+    [worker] = [pid for pid, parent in processes.items() if parent in processes]
+    return worker
+
+
+def server_cpu_seconds(base: str) -> float:
+    """CPU time (user + system) the gunicorn processes serving `base` have used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in gunicorn_processes(base):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime

@@ -8,12 +8,14 @@ answered once the customer has been quiet for WHATSAPP_REPLY_BURST_QUIET_SECONDS
 WHATSAPP_REPLY_MAX_WAIT_SECONDS after the first message (then the newer lines get a follow-up).
 With separate consumers (REDIS_URL) the reply is a Huey job from the start. Inside the gunicorn
 worker a greenlet timer runs it right when the quiet period ends (Huey's scheduler only ticks once a
-second), and a durable Huey job scheduled after the longest wait backs it up: it finds nothing left
-to do unless the worker died first.
+second), and a durable Huey job, one for each second's armed conversations, due after the longest
+wait, backs them up: it finds nothing left to do unless the worker died first. Its replies give way
+to the worker's requests (yield_to_requests).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import time
@@ -47,7 +49,7 @@ RETRY_DELAY = 2
 MAX_TOOL_ROUNDS = 3
 MAX_REGENERATIONS = 2  # answers dropped for a burst before one is sent anyway
 SWEEP_BATCH = 500
-BACKSTOP_GRACE = 10  # seconds after the greenlet's longest wait that the durable job checks on it
+BACKSTOP_GRACE = 10  # seconds after a greenlet's longest wait that its durable backup checks on it
 
 DEFAULT_PROMPT = (
     "את/ה עונה בוואטסאפ בשם העסק {business}. ענו בשפת הלקוח (עברית כברירת מחדל), בהודעות קצרות וחמות."
@@ -92,12 +94,67 @@ def schedule_reply(conversation_id: int) -> None:
         import gevent
 
         gevent.spawn_later(delay, _reply_in_greenlet, conversation_id)
-        # The durable job only backs the greenlet up (the worker may die before it runs): it comes
-        # after the longest wait the greenlet can take, and finds nothing to do when it replied.
-        # Scheduled with the debounce, it ran (and rescheduled itself) beside every waiting greenlet:
-        # 9 % of the worker's time at 200 messages/s (bench/whatsapp.py).
-        delay += settings.whatsapp_reply_max_wait_seconds + BACKSTOP_GRACE
+        _back_up(conversation_id)
+        return
     reply_to_conversation.schedule(args=(conversation_id,), delay=delay)
+
+
+# The greenlets' durable backup (the worker may die before one replies): the conversations armed in
+# this worker within one BACKUP_BATCH_SECONDS go to the job store as one check_replies job, due after
+# the longest wait their greenlets can take. One job per conversation, scheduled with the debounce,
+# ran (and rescheduled itself) beside every waiting greenlet: 9 % of the worker's time at 200
+# messages/s; scheduled after the longest wait, each still cost several job-store commits (enqueue,
+# dequeue, schedule, run). A worker that dies within the batch's second leaves those conversations
+# to the minute's sweep of stranded replies (STALE_ARM).
+BACKUP_BATCH_SECONDS = 1.0
+_backups: list[int] = []
+
+
+def _back_up(conversation_id: int) -> None:
+    import gevent
+
+    if not _backups:
+        gevent.spawn_later(BACKUP_BATCH_SECONDS, _flush_backups)
+    _backups.append(conversation_id)
+
+
+@atexit.register
+def _flush_backups() -> None:
+    """Write the batch (also when the worker stops: a deploy's restart loses no backup)."""
+    if not _backups:
+        return
+    ids = sorted(set(_backups))
+    _backups.clear()
+    settings = crypto.active_settings()
+    armed_before = utcnow()
+    after = (
+        settings.whatsapp_reply_debounce_seconds + settings.whatsapp_reply_max_wait_seconds + BACKSTOP_GRACE
+    )
+    try:
+        check_replies.schedule(args=(ids, armed_before.isoformat()), delay=after)
+    except Exception:  # the sweep of stranded replies still finds them
+        log.exception("could not back up the replies of %s conversation(s)", len(ids))
+
+
+@job(retries=RETRIES, retry_delay=RETRY_DELAY)
+def check_replies(conversation_ids: list[int], armed_before: str) -> int:
+    """The backup of a batch of greenlet replies: a conversation of the batch still armed since then
+    (not armed again: its newer arming has its own backup) with no attempt writing is answered now."""
+    now = utcnow()
+    stranded = db_session.scalars(
+        select(Conversation.id).where(
+            Conversation.id.in_(conversation_ids),
+            Conversation.reply_armed_at <= datetime.fromisoformat(armed_before),
+            Conversation.ai_paused.is_(False),
+            or_(Conversation.reply_lease_until.is_(None), Conversation.reply_lease_until < now),
+        )
+    ).all()
+    db_session.commit()
+    for conversation_id in stranded:
+        reply_to_conversation(conversation_id)
+    if stranded:
+        log.warning("reply backup: %s conversation(s) were not answered by their greenlet", len(stranded))
+    return len(stranded)
 
 
 _slots: Any = None  # the worker's reply slots (a gevent semaphore), made at the first reply
@@ -127,6 +184,9 @@ def _reply_in_greenlet(conversation_id: int) -> None:
 
     try:
         with slots:
+            # Giving way to requests keeps the slot: released there too, every ready reply wrote at
+            # once and a saturated worker fell further behind (bench/whatsapp.py: 94 % of a core,
+            # 462 lines still unanswered 10 s after the load stopped).
             attempt_reply(conversation_id, final=False, wait=True, sleep=sleep_without_the_slot)
     except Exception as exc:  # noqa: BLE001 - the durable job takes over with its retries
         log.warning("AI reply for conversation %s failed (%s); retrying as a job", conversation_id, exc)
@@ -178,6 +238,7 @@ def attempt_reply(
     """Answer what the customer wrote, once. Raises AIError (to be retried) unless `final`.
 
     With `wait`, it sleeps (`sleep`) until the customer has been quiet; else it schedules itself then.
+    Before each stretch of CPU it lets the worker's requests go first (yield_to_requests).
     """
     settings = crypto.active_settings()
     dropped = 0

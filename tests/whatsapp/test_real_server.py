@@ -5,6 +5,8 @@ run Huey in immediate mode, so only a real server can show that)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -15,7 +17,8 @@ from pathlib import Path
 import httpx
 from flask import Flask
 
-from bench.common import BIN, ROOT, running_server
+from bench.common import BIN, ROOT, gunicorn_worker, running_server
+from server.whatsapp import replies
 from tests.fakes import openai_chat, whatsapp_twilio
 from tests.fakes.whatsapp_http import wait_for
 from tests.whatsapp.conftest import Fakes
@@ -145,3 +148,53 @@ def test_duplicates_bursts_and_a_slow_ai_on_the_real_server(
             to_her = [s.body for s in fakes.twilio.sends if s.form["To"] == "whatsapp:+972505555555"]
             assert to_her == ["echo: " + " | ".join(lines)]
             assert len(fakes.ai.calls) - calls == 2  # the dropped answer and the one sent
+
+
+def test_a_reply_whose_worker_died_before_answering_is_sent_by_its_durable_backup(
+    app: Flask, database_url: str, fakes: Fakes, tmp_path: Path
+) -> None:
+    """The reply waits in a greenlet of the worker; the worker is killed before it answers. Its
+    backup (written to the job store within BACKUP_BATCH_SECONDS) answers from the next worker."""
+    for server in (fakes.twilio, fakes.meta, fakes.ai):
+        server.reset()
+    env = {
+        "TWILIO_ACCOUNT_SID": whatsapp_twilio.ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": whatsapp_twilio.AUTH_TOKEN,
+        "TWILIO_API_BASE_URL": fakes.twilio.base,
+        "OPENAI_API_KEY": openai_chat.API_KEY,
+        "OPENAI_BASE_URL": fakes.ai.base_url,
+        "WHATSAPP_REPLY_DEBOUNCE_SECONDS": "3",
+        "WHATSAPP_REPLY_MAX_WAIT_SECONDS": "3",
+        "JOBS_SQLITE_PATH": str(tmp_path / "jobs.db"),
+        "PUBLIC_BASE_URL": "",
+    }
+    with (
+        running_server(database_url, **env) as (base, _url),
+        closing(_setup_business(base, database_url)) as api,
+    ):
+        url = base + "/webhook/whatsapp/twilio"
+        form = whatsapp_twilio.inbound_form("+972506666666", SENDER, "מישהו שם?")
+        armed = time.monotonic()
+        response = httpx.post(url, data=form, headers={"X-Twilio-Signature": whatsapp_twilio.sign(url, form)})
+        assert response.status_code == 200
+        time.sleep(1.0 + replies.BACKUP_BATCH_SECONDS)  # the backup is written; the greenlet still waits
+        worker = gunicorn_worker(base)
+        os.kill(worker, signal.SIGKILL)
+        assert time.monotonic() - armed < 3  # it died before its greenlet answered
+        wait_for(lambda: _another_worker(base, worker), timeout=30)  # gunicorn starts another
+        wait_for(lambda: fakes.twilio.sends, timeout=40)
+        time.sleep(2)  # room for a second answer, if there were one
+        assert [s.body for s in fakes.twilio.sends] == ["echo: מישהו שם?"] and len(fakes.ai.calls) == 1
+        [conversation] = api.get("/api/conversations").json()["items"]
+        messages = api.get(f"/api/conversations/{conversation['id']}").json()["messages"]
+        assert [(m["direction"], m["text"]) for m in messages] == [
+            ("in", "מישהו שם?"),
+            ("out", "echo: מישהו שם?"),
+        ]
+
+
+def _another_worker(base: str, dead: int) -> bool:
+    try:
+        return gunicorn_worker(base) != dead
+    except ValueError:  # none yet (or the dead one not yet reaped)
+        return False

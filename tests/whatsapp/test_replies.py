@@ -136,6 +136,38 @@ def test_the_sweep_leaves_live_leases_and_paused_conversations_alone(wa: WA) -> 
     assert len(wa.fakes.twilio.sends) == 1 and len(wa.fakes.ai.calls) == 1
 
 
+def test_a_batch_backup_answers_only_what_its_greenlets_left_unanswered(wa: WA) -> None:
+    """check_replies (the durable backup of a second's greenlet replies) answers a conversation still
+    armed from then with nobody writing; one armed again since, one being written and a paused one
+    are left alone."""
+    conversation_id = _as_if_a_worker_died_mid_reply(wa, timedelta(minutes=1))  # armed 3 min ago
+    backup = replies.check_replies.call_local
+
+    def armed_before(ago: timedelta) -> str:
+        return (utcnow() - ago).isoformat()
+
+    with wa.app.app_context():
+        assert backup([conversation_id], armed_before(timedelta(0))) == 0  # a live lease: being written
+        _expire_lease(conversation_id)
+        assert backup([conversation_id], armed_before(timedelta(minutes=5))) == 0  # armed again since
+        db_session.execute(
+            update(Conversation).where(Conversation.id == conversation_id).values(ai_paused=True)
+        )
+        db_session.commit()
+        assert backup([conversation_id], armed_before(timedelta(0))) == 0  # paused
+        db_session.execute(
+            update(Conversation).where(Conversation.id == conversation_id).values(ai_paused=False)
+        )
+        db_session.commit()
+        assert len(wa.fakes.twilio.sends) == 1
+        assert backup([conversation_id, 987654], armed_before(timedelta(0))) == 1
+    assert wa.fakes.twilio.sends[-1].body == "echo: יש מישהו?"
+    assert wa.conversation(wa.world.business_a).reply_armed_at is None
+    with wa.app.app_context():
+        assert backup([conversation_id], armed_before(timedelta(0))) == 0  # answered: nothing to do
+    assert len(wa.fakes.twilio.sends) == 2
+
+
 def test_the_sweep_sends_a_queued_message_whose_job_was_lost_and_fails_an_interrupted_one(wa: WA) -> None:
     from server.whatsapp import delivery
 
