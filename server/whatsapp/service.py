@@ -209,8 +209,10 @@ def ingest_message(business: Routed | Business, inbound: InboundMessage) -> Inge
 
     The webhook's hot path: a known customer of a known lead costs four prepared statements on the
     connection and no ORM objects (the event; one UPDATE of the customer's conversation that also
-    arms the reply and returns the row; the message; one UPDATE of the lead). A new customer, a new
-    name or user id, or a lead that changed take the full path (_conversation_for, _link_lead).
+    arms the reply and returns the row; the message; one UPDATE of the lead). A number writing for
+    the first time is Core inserts too (_new_customer). A new name or user id, a lead that changed,
+    or a first message from a number that already has a lead take the full path (_conversation_for,
+    _link_lead).
     """
     tenant = TenantId(business.id)
     now = utcnow()
