@@ -47,21 +47,26 @@ def _setup_business(base: str, database_url: str) -> httpx.Client:
     return client
 
 
-def test_duplicates_bursts_and_a_slow_ai_on_the_real_server(
-    app: Flask, database_url: str, fakes: Fakes, tmp_path: Path
-) -> None:
+def _server_env(fakes: Fakes, tmp_path: Path, **pacing: str) -> dict[str, str]:
+    """The real server's environment against the fakes (reset here), with the reply pacing given."""
     for server in (fakes.twilio, fakes.meta, fakes.ai):
         server.reset()
-    env = {
+    return {
         "TWILIO_ACCOUNT_SID": whatsapp_twilio.ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": whatsapp_twilio.AUTH_TOKEN,
         "TWILIO_API_BASE_URL": fakes.twilio.base,
         "OPENAI_API_KEY": openai_chat.API_KEY,
         "OPENAI_BASE_URL": fakes.ai.base_url,
-        "WHATSAPP_REPLY_DEBOUNCE_SECONDS": "0.8",
         "JOBS_SQLITE_PATH": str(tmp_path / "jobs.db"),
         "PUBLIC_BASE_URL": "",
+        **pacing,
     }
+
+
+def test_duplicates_bursts_and_a_slow_ai_on_the_real_server(
+    app: Flask, database_url: str, fakes: Fakes, tmp_path: Path
+) -> None:
+    env = _server_env(fakes, tmp_path, WHATSAPP_REPLY_DEBOUNCE_SECONDS="0.8")
     url_path = "/webhook/whatsapp/twilio"
     with (
         running_server(database_url, **env) as (base, _url),
@@ -155,19 +160,9 @@ def test_a_reply_whose_worker_died_before_answering_is_sent_by_its_durable_backu
 ) -> None:
     """The reply waits in a greenlet of the worker; the worker is killed before it answers. Its
     backup (written to the job store within BACKUP_BATCH_SECONDS) answers from the next worker."""
-    for server in (fakes.twilio, fakes.meta, fakes.ai):
-        server.reset()
-    env = {
-        "TWILIO_ACCOUNT_SID": whatsapp_twilio.ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": whatsapp_twilio.AUTH_TOKEN,
-        "TWILIO_API_BASE_URL": fakes.twilio.base,
-        "OPENAI_API_KEY": openai_chat.API_KEY,
-        "OPENAI_BASE_URL": fakes.ai.base_url,
-        "WHATSAPP_REPLY_DEBOUNCE_SECONDS": "3",
-        "WHATSAPP_REPLY_MAX_WAIT_SECONDS": "3",
-        "JOBS_SQLITE_PATH": str(tmp_path / "jobs.db"),
-        "PUBLIC_BASE_URL": "",
-    }
+    env = _server_env(
+        fakes, tmp_path, WHATSAPP_REPLY_DEBOUNCE_SECONDS="3", WHATSAPP_REPLY_MAX_WAIT_SECONDS="3"
+    )
     with (
         running_server(database_url, **env) as (base, _url),
         closing(_setup_business(base, database_url)) as api,
