@@ -150,8 +150,10 @@ def load(
     results: list[tuple[int, str, float, float, int]] = []
     lock = threading.Lock()
     threads_count = 48
-    ready = threading.Barrier(threads_count + 1)
     clock: list[float] = []
+    # The clock starts once every thread is connected (the barrier's action): started before, a slow
+    # start left the first deliveries late, and they left together as a burst the server had to queue.
+    ready = threading.Barrier(threads_count + 1, action=lambda: clock.append(time.monotonic() + 0.2))
 
     def worker() -> None:
         with httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=1)) as client:
@@ -186,18 +188,20 @@ def load(
     threads = [threading.Thread(target=worker) for _ in range(threads_count)]
     for thread in threads:
         thread.start()
-    clock.append(time.monotonic() + 0.2)
     ready.wait()
     for thread in threads:
         thread.join()
     out.put((results, time.monotonic() - clock[0]))
 
 
-def by_second(results: list[tuple[int, str, float, float, int]], rate: float, first: int = 12) -> str:
-    """The acknowledgements' p99 for each of the first seconds, then for the rest: where the tail is."""
+def by_second(
+    results: list[tuple[int, str, float, float, int]], rate: float, column: int = 2, first: int = 12
+) -> str:
+    """A column's p99 (the acknowledgement; 3: the generator's lag) for each of the first seconds,
+    then for the rest: where the tail is."""
     seconds: dict[int, list[float]] = {}
-    for index, _kind, ack, _lag, _status in results:
-        seconds.setdefault(min(int(index / rate), first), []).append(ack)
+    for result in results:
+        seconds.setdefault(min(int(result[0] / rate), first), []).append(result[column])
     return " ".join(
         f"{second}{'+' if second == first else ''}:{percentile(acks, 99):.0f}"
         for second, acks in sorted(seconds.items())
@@ -453,6 +457,7 @@ def measure(
             f"  generator lag    p50={statistics.median(lag_ms):6.2f} ms  "
             f"p99={percentile(lag_ms, 99):6.2f} ms (how late a delivery left vs its schedule)"
         )
+        print(f"  lag p99 by second: {by_second(results, args.rate, column=3)}")
         time.sleep(args.drain)
         cpu_all = server_cpu_seconds(base) - cpu_before
         print(
