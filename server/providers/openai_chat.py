@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import openai
 from openai import OpenAI
 
+from server.providers import built_once
 from server.settings import Settings
 
 
@@ -46,7 +46,7 @@ class ChatAnswer:
         return message
 
 
-@cache
+@built_once
 def _client(base_url: str, api_key: str, timeout: float) -> OpenAI:
     # Retries are the job's (with backoff, visible in the inbox), not the library's.
     return OpenAI(base_url=base_url, api_key=api_key or "not-set", timeout=timeout, max_retries=0)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from functools import cache
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from server.providers import built_once
 from server.providers.whatsapp_common import ProviderError, SendResult
 from server.settings import Settings
 
@@ -53,9 +54,18 @@ def address(number_e164: str) -> str:
     return f"whatsapp:{number_e164}"
 
 
-@cache
-def _client(account_sid: str, auth_token: str, base_url: str, timeout: float) -> Client:
-    client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
+@built_once
+def _client(account_sid: str, auth_token: str, base_url: str, timeout: float, connections: int) -> Client:
+    http = TwilioHttpClient(timeout=timeout)
+    # A kept connection for each reply that may send at once (WHATSAPP_REPLY_CONCURRENCY). The
+    # library's pool holds min(32, CPUs + 4) for https (6 on a 2-CPU server), requests' default 10 for
+    # http: the sends past it opened a connection (a TCP and TLS handshake) and dropped it after
+    # the send, with urllib3's "Connection pool is full" warning each time.
+    adapter = HTTPAdapter(pool_maxsize=connections)
+    assert http.session is not None  # pool_connections=True, the default
+    for scheme in ("https://", "http://"):
+        http.session.mount(scheme, adapter)
+    client = Client(account_sid, auth_token, http_client=http)
     client.api.base_url = base_url.rstrip("/")  # TWILIO_API_BASE_URL: the tests' fake Twilio
     return client
 
@@ -80,6 +90,7 @@ def send(
         settings.twilio_auth_token,
         settings.twilio_api_base_url,
         settings.whatsapp_send_timeout_seconds,
+        settings.whatsapp_reply_concurrency,
     )
     fields: dict[str, Any] = {"from_": address(from_number), "to": address(to_number)}
     if content_sid:

@@ -24,6 +24,7 @@ class Recorded:
     headers: Headers  # case-insensitive, as HTTP headers are
     body: bytes
     at: float = field(default_factory=time.monotonic)
+    peer: tuple[str, int] = ("", 0)  # the client's address and port: which connection it came on
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -34,6 +35,13 @@ Reply = tuple[int, dict[str, str], bytes]
 
 def json_reply(status: int, payload: Any) -> Reply:
     return status, {"Content-Type": "application/json"}, json.dumps(payload, ensure_ascii=False).encode()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The listen backlog: socketserver's 5 reset connections opened together (24 replies sending at
+    # once: "Connection reset by peer"), which the real APIs do not.
+    request_queue_size = 128
 
 
 class FakeServer:
@@ -48,10 +56,16 @@ class FakeServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 request = Recorded(
-                    self.command, self.path, Headers(list(self.headers.items())), self.rfile.read(length)
+                    self.command,
+                    self.path,
+                    Headers(list(self.headers.items())),
+                    self.rfile.read(length),
+                    peer=self.client_address[:2],
                 )
                 with fake.lock:
                     fake.requests.append(request)
+                if fake.before_answer is not None:
+                    fake.before_answer(request)
                 status, headers, body = fake.handle(request)
                 self.send_response(status)
                 for name, value in headers.items():
@@ -67,8 +81,9 @@ class FakeServer:
 
         self.lock = threading.Lock()
         self.requests: list[Recorded] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.httpd.daemon_threads = True
+        # Called with each request before it is answered (e.g. to hold requests until several overlap).
+        self.before_answer: Callable[[Recorded], Any] | None = None
+        self.httpd = _Server(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
@@ -86,6 +101,7 @@ class FakeServer:
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
+        self.before_answer = None
 
     def handle(self, request: Recorded) -> Reply:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -248,3 +248,41 @@ def test_a_meta_template_is_sent_in_the_graph_apis_shape(wa: WA) -> None:
         },
     }
     assert _last(wa, wa.world.business_a).provider_message_id == wa.fakes.meta.sends[-1]["id"]
+
+
+@pytest.mark.parametrize("provider", ["twilio", "meta"])
+def test_replies_sending_at_once_keep_their_connections(
+    wa: WA, monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    """As many connections are kept as replies may send at once (WHATSAPP_REPLY_CONCURRENCY): a
+    second round of the same number of sends at once comes on the first round's connections. With
+    the libraries' defaults (requests' pool of 10, httpx's 20 kept) the sends past them each opened a
+    connection and dropped it, a TCP and TLS handshake per send against the real APIs."""
+    from server.providers import meta_whatsapp, twilio_whatsapp
+
+    at_once = 24
+    settings = wa.app.extensions["settings"]
+    monkeypatch.setattr(settings, "whatsapp_reply_concurrency", at_once)
+    fake = wa.fakes.twilio if provider == "twilio" else wa.fakes.meta
+    together = threading.Barrier(at_once)
+    fake.before_answer = lambda _request: together.wait(timeout=10)  # every send of a round overlaps
+
+    def send(index: int) -> None:
+        to = f"+97250555{index:04d}"
+        if provider == "twilio":
+            twilio_whatsapp.send(settings, from_number="+97235550111", to_number=to, body="שלום")
+        else:
+            meta_whatsapp.send_text(settings, PNID_A, TOKEN_A, to, None, "שלום")
+
+    def one_round() -> set[tuple[str, int]]:
+        before = len(fake.requests)
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(at_once)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return {request.peer for request in fake.requests[before:]}
+
+    first = one_round()
+    assert len(first) == at_once
+    assert one_round() == first
