@@ -98,6 +98,11 @@ class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def _configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.setLevel(level.upper())
+    # The twilio library logs each REST request and response at INFO, about ten lines per WhatsApp
+    # send (its headers): shown with LOG_LEVEL=debug only.
+    logging.getLogger("twilio.http_client").setLevel(
+        logging.DEBUG if root.level <= logging.DEBUG else max(root.level, logging.WARNING)
+    )
     if not any(isinstance(h, _CurrentStderrHandler) for h in root.handlers):
         handler = _CurrentStderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -286,3 +286,26 @@ def test_replies_sending_at_once_keep_their_connections(
     first = one_round()
     assert len(first) == at_once
     assert one_round() == first
+
+
+def test_the_twilio_library_logs_its_requests_only_at_debug(wa: WA, caplog: pytest.LogCaptureFixture) -> None:
+    """At LOG_LEVEL=info a send writes none of the library's ten lines (request, headers, response)."""
+    import logging
+
+    from server.app import _configure_logging
+    from server.providers import twilio_whatsapp
+
+    settings = wa.app.extensions["settings"]
+    root, library = logging.getLogger(), logging.getLogger("twilio.http_client")
+    levels = root.level, library.level
+    try:
+        for level, expected in (("info", 0), ("debug", 1)):
+            caplog.clear()
+            _configure_logging(level)
+            caplog.set_level(logging.DEBUG, logger="server")  # the capture's handler takes every level
+            twilio_whatsapp.send(settings, from_number="+97235550111", to_number=CUSTOMER, body="שלום")
+            lines = [r for r in caplog.records if r.name == "twilio.http_client"]
+            assert (len(lines) >= 5) == bool(expected), (level, [r.getMessage() for r in lines])
+    finally:
+        root.setLevel(levels[0])
+        library.setLevel(levels[1])
