@@ -32,10 +32,14 @@ def run_blocking(fn: Callable[..., T], *args: object) -> T:
 
 
 _turn: Any = None  # one background task at a time waits for the idle loop (a gevent semaphore)
-# Seconds: past this, background work goes on anyway. A reply waits holding its slot: with 0.5 s a
-# saturated worker (never idle) wrote its replies slower than they came in (bench/whatsapp.py at 93 %
-# of a core: 148 lines still unanswered 10 s after the load stopped; none with 0.05 s).
-IDLE_WAIT_LIMIT = 0.05
+# Seconds: past this, background work goes on anyway (the wait for the turn counts). The limit bounds
+# how long a worker that is never idle delays a reply's stretch, not how often replies run: with
+# 0.05 s every waiting reply (32 slots) forced its stretch each 50 ms, and near saturation the
+# replies due together took the core from the webhooks (bench/whatsapp.py, Twilio, 60 s at 367/s,
+# 89 % of a core: ack p99 43 ms, max 197 ms with 0.05 s; 12 ms, max 35 ms with 1 s). At 206/s (69 %
+# of a core) both gave p99 8-9 ms. (0.5 s had left lines unanswered when each arming was its own
+# backup job, a costlier reply: see check_replies.)
+IDLE_WAIT_LIMIT = 1.0
 
 
 def yield_to_requests() -> None:
