@@ -49,6 +49,7 @@ RETRY_DELAY = 2
 MAX_TOOL_ROUNDS = 3
 MAX_REGENERATIONS = 2  # answers dropped for a burst before one is sent anyway
 SWEEP_BATCH = 500
+MAX_UNANSWERED = 200  # the customer's lines one answer reads at most (a bound on the prompt)
 BACKSTOP_GRACE = 10  # seconds after a greenlet's longest wait that its durable backup checks on it
 
 DEFAULT_PROMPT = (
@@ -436,7 +437,7 @@ def _compose(settings: Settings, conversation: Conversation) -> tuple[ChatAnswer
     if not unanswered:
         return None, conversation.answered_through_id
     through_id = unanswered[-1].id
-    return _ask(settings, conversation, through_id), through_id
+    return _ask(settings, conversation, through_id, len(unanswered)), through_id
 
 
 def _quiet_at(settings: Settings, conversation: Conversation, now: datetime) -> datetime:
@@ -460,10 +461,13 @@ def _quiet_at(settings: Settings, conversation: Conversation, now: datetime) -> 
 
 
 def build_messages(
-    settings: Settings, conversation: Conversation, through_id: int | None = None
+    settings: Settings, conversation: Conversation, through_id: int | None = None, unanswered: int = 0
 ) -> list[dict[str, Any]]:
     """What the AI is given: the prompt, what is known, and the conversation up to the customer's line
-    `through_id` (a line that came after the unanswered ones were counted is the next reply's)."""
+    `through_id` (a line that came after the unanswered ones were counted is the next reply's): the
+    `unanswered` lines (up to MAX_UNANSWERED) and WHATSAPP_AI_HISTORY_MESSAGES messages before them.
+    With the setting alone, a customer who wrote more lines than it before an answer (while the AI was
+    paused, or replies fell behind: bench/whatsapp.py at 367/s) had the first of them never read."""
     tenant = TenantId(conversation.business_id)
     business = db_session.execute(
         select(Business.name, Business.timezone).where(Business.id == tenant)
@@ -497,14 +501,15 @@ def build_messages(
         )
     )
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
-    for item in service.history(conversation, settings.whatsapp_ai_history_messages, through_id):
+    limit = settings.whatsapp_ai_history_messages + min(unanswered, MAX_UNANSWERED)
+    for item in service.history(conversation, limit, through_id):
         role = "user" if item.direction == Direction.inbound.value else "assistant"
         messages.append({"role": role, "content": item.text})
     return messages
 
 
-def _ask(settings: Settings, conversation: Conversation, through_id: int) -> ChatAnswer:
-    messages = build_messages(settings, conversation, through_id)
+def _ask(settings: Settings, conversation: Conversation, through_id: int, unanswered: int) -> ChatAnswer:
+    messages = build_messages(settings, conversation, through_id, unanswered)
     # A customer without a number has no lead to save to (leads are one per phone) until it appears.
     tools = [SAVE_LEAD_TOOL] if conversation.customer_phone else []
     db_session.commit()  # give the connection back while the AI thinks

@@ -378,3 +378,23 @@ def test_a_line_landing_between_counting_the_unanswered_and_reading_the_history_
     monkeypatch.setattr(service, "history", a_line_lands_first)
     wa.twilio_text("שאלה")
     assert [s.body for s in wa.fakes.twilio.sends] == ["echo: שאלה", "echo: ועוד שאלה"]
+
+
+def test_the_ai_reads_every_line_written_since_its_last_answer_and_the_history_before_them(
+    wa: WA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More unanswered lines than WHATSAPP_AI_HISTORY_MESSAGES (here while the AI was paused): all of
+    them reach the AI, with that many messages of the conversation before them."""
+    monkeypatch.setattr(wa.app.extensions["settings"], "whatsapp_ai_history_messages", 2)
+    api = wa.world.as_("business_a")
+    wa.twilio_text("בוקר טוב")
+    wa.twilio_text("שלום")
+    conversation_id = wa.conversation(wa.world.business_a).id
+    api.post(f"/api/conversations/{conversation_id}/pause")
+    lines = [f"שורה {i}" for i in range(8)]
+    for line in lines:
+        wa.twilio_text(line)
+    assert api.post(f"/api/conversations/{conversation_id}/resume").status_code == 200
+    assert wa.fakes.twilio.sends[-1].body == "echo: " + " | ".join(lines)
+    turns = [(m["role"], m["content"]) for m in wa.fakes.ai.calls[-1]["messages"][1:]]
+    assert turns == [("user", "שלום"), ("assistant", "echo: שלום")] + [("user", line) for line in lines]
