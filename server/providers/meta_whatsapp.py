@@ -9,15 +9,23 @@ from typing import Any
 
 import httpx
 
+from server.providers import built_once
 from server.providers.whatsapp_common import ProviderError, SendResult
 from server.settings import Settings
 
 # Graph error codes worth another try (rate limits, temporarily unavailable); everything else 4xx is final.
 RETRYABLE_CODES = {130429, 131016, 4, 80007}
 
-# Every connection is kept (idle ones close after httpx's 5 s): with 20 kept, the replies sending at
-# once past 20 (WHATSAPP_REPLY_CONCURRENCY is 32) each opened a TCP and TLS connection and closed it.
-_http = httpx.Client(timeout=15.0, limits=httpx.Limits(max_connections=100, max_keepalive_connections=100))
+
+@built_once
+def _http(connections: int) -> httpx.Client:
+    """A kept connection for each reply that may send at once (WHATSAPP_REPLY_CONCURRENCY), as for
+    Twilio: with httpx's 20, the sends past them each opened a TCP and TLS connection and closed it.
+    Idle ones close after httpx's 5 s."""
+    return httpx.Client(
+        timeout=15.0,
+        limits=httpx.Limits(max_connections=max(100, connections), max_keepalive_connections=connections),
+    )
 
 
 def signature_valid(app_secret: str, raw_body: bytes, header: str | None) -> bool:
@@ -44,7 +52,7 @@ def addressed(to_number: str | None, user_id: str | None) -> dict[str, str]:
 def _post(settings: Settings, phone_number_id: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
     url = f"{settings.meta_graph_base_url.rstrip('/')}/{phone_number_id}/messages"
     try:
-        response = _http.post(
+        response = _http(settings.whatsapp_reply_concurrency).post(
             url,
             json=payload,
             headers={"Authorization": f"Bearer {token}"},
